@@ -1,0 +1,181 @@
+"""The one place that knows array libraries: the `Backend` interface.
+
+A backend bundles what the Array API standard leaves out: which namespace and device to use, how to
+bring arrays in (`asarray`) and home (`to_numpy`), a seeded random generator that draws on the device,
+and `synchronize()` for honest timings on asynchronous devices. Math files never import an array
+library; they receive a `Backend` (or call ``array_namespace`` on their inputs) and use ``xp.*`` only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    """Whether a backend works on this machine and, if not, why.
+
+    Attributes
+    ----------
+    available : bool
+        True when ``get_backend(name)`` succeeds here.
+    reason : str
+        "ok" when available, else what is missing and how to get it.
+    """
+
+    available: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.available
+
+
+class DeviceRNG(ABC):
+    """Seeded random numbers drawn on a backend's device (contract 5).
+
+    Subclasses implement `uniform` and `normal`; `bernoulli` is derived from `uniform`.
+    Every method returns an array of the backend with the requested shape and float dtype.
+    """
+
+    @abstractmethod
+    def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """Samples of U[0, 1) with the given shape and dtype."""
+
+    @abstractmethod
+    def normal(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """Samples of N(0, 1) with the given shape and dtype."""
+
+    @abstractmethod
+    def integers(self, high: int, shape: tuple[int, ...]) -> Any:
+        """Integers drawn uniformly from [0, high) as an int64 array."""
+
+    @abstractmethod
+    def get_state(self) -> dict:
+        """The generator's state as a JSON-friendly dict (lists of ints, strings)."""
+
+    @abstractmethod
+    def set_state(self, state: dict) -> None:
+        """Restore a state from `get_state`."""
+
+    def bernoulli(self, shape: tuple[int, ...], p: float, dtype: Any, xp: Any) -> Any:
+        """A 0/1 mask with P(1) = p, as a float array of ``dtype`` (dropout's M in the notes)."""
+        return xp.astype(self.uniform(shape, dtype) < p, dtype)
+
+
+class HostRNG(DeviceRNG):
+    """Draws with a host ``numpy.random.Generator`` and moves the result to the device.
+
+    Used by libraries without a random module of their own (array-api-strict); exact and portable,
+    but each draw crosses the host-device boundary.
+    """
+
+    def __init__(self, seed: int, to_device) -> None:
+        self._gen = np.random.default_rng(seed)
+        self._to_device = to_device
+
+    def uniform(self, shape, dtype):
+        return self._to_device(self._gen.random(shape), dtype)
+
+    def normal(self, shape, dtype):
+        return self._to_device(self._gen.standard_normal(shape), dtype)
+
+    def integers(self, high, shape):
+        return self._to_device(self._gen.integers(0, high, size=shape, dtype=np.int64), None)
+
+    def get_state(self) -> dict:
+        """JSON-friendly state, so that training can resume exactly."""
+        return {"host": self._gen.bit_generator.state}
+
+    def set_state(self, state: dict) -> None:
+        self._gen.bit_generator.state = state["host"]
+
+
+class Backend(ABC):
+    """An array library on one device.
+
+    Attributes
+    ----------
+    name : str
+        Registry name ("numpy", "cupy", "torch", "jax", "array_api_strict").
+    xp : module
+        The Array API namespace (the array-api-compat wrapper where one is needed).
+    device : object
+        The library's own device object; pass it on, never a string literal.
+    """
+
+    name: str = ""
+    extra: str = ""
+
+    def __init__(self, xp: Any, device: Any) -> None:
+        self.xp = xp
+        self.device = device
+        from .kernels import PortableKernels
+
+        self.kernels = PortableKernels(xp)
+
+    # ----- dtypes --------------------------------------------------------------------------
+    def dtype(self, name: str) -> Any:
+        """The library's float dtype object for ``"float32"`` or ``"float64"``."""
+        if name not in FLOAT_DTYPES:
+            raise ValueError(f"dtype must be one of {FLOAT_DTYPES}, got {name!r}")
+        return getattr(self.xp, name)
+
+    # ----- arrays in and out ---------------------------------------------------------------
+    @abstractmethod
+    def is_native(self, x: Any) -> bool:
+        """True when ``x`` is an array of this backend's library."""
+
+    def array_device(self, x: Any) -> Any:
+        """The device an array of this library lives on."""
+        from array_api_compat import device
+
+        return device(x)
+
+    def asarray(self, x: Any, dtype: Any = None, copy: bool | None = None) -> Any:
+        """Bring ``x`` (a NumPy array, a nested list or an array of this library) to this device.
+
+        Parameters
+        ----------
+        x : array_like
+        dtype : dtype object, optional
+            A dtype of this library (see `dtype`); ``None`` keeps the input's.
+        copy : bool, optional
+            True forces a copy; None copies only when needed.
+        """
+        if not self.is_native(x):
+            x = np.asarray(x)
+        return self.xp.asarray(x, dtype=dtype, device=self.device, copy=copy)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        """Copy an array of this library to a host `numpy.ndarray`."""
+        return np.asarray(x)
+
+    def synchronize(self) -> None:
+        """Block until queued device work has finished (a no-op on the CPU)."""
+
+    def make_rng(self, seed: int) -> DeviceRNG:
+        """A generator drawing on this device, seeded with ``seed``."""
+        return HostRNG(seed, lambda a, dtype: self.asarray(a, dtype=dtype))
+
+    def describe(self) -> str:
+        """A short human-readable description, e.g. ``"numpy on cpu"``."""
+        return f"{self.name} on {self.device}"
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r}, device={self.device!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Backend)
+            and other.name == self.name
+            and str(other.device) == str(self.device)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, str(self.device)))

@@ -1,0 +1,105 @@
+"""In-place optimiser kernels for libraries with NumPy-style ufuncs (NumPy and CuPy).
+
+A plain NumPy Adam step allocates several temporaries per parameter; freeing and faulting them in
+again costs as much as the matrix products of the step. These kernels write into the state arrays
+and into one reusable scratch buffer per shape instead. They compute the same formulas as
+`PortableKernels` (checked in ``tests/test_kernels.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .kernels import Array, PortableKernels
+
+
+class UfuncKernels(PortableKernels):
+    """`PortableKernels` with in-place updates through ufuncs' ``out=`` argument.
+
+    Parameters
+    ----------
+    xp : module
+        The Array API namespace (used by the inherited methods).
+    ufuncs : module
+        The raw library (``numpy`` or ``cupy``) whose ufuncs accept ``out=``.
+    """
+
+    in_place = True
+
+    def __init__(self, xp: Any, ufuncs: Any) -> None:
+        super().__init__(xp)
+        self._u = ufuncs
+        self._buffers: dict[tuple, Array] = {}
+
+    def _scratch(self, like: Array) -> Array:
+        key = (like.shape, str(like.dtype))
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._u.empty_like(like)
+            self._buffers[key] = buf
+        return buf
+
+    def sgd(self, p, g, lr):
+        t = self._scratch(p)
+        self._u.multiply(g, lr, out=t)
+        self._u.subtract(p, t, out=p)
+        return p
+
+    def momentum(self, p, g, v, lr, mu, nesterov):
+        u, t = self._u, self._scratch(p)
+        u.multiply(v, mu, out=v)
+        u.multiply(g, lr, out=t)
+        u.subtract(v, t, out=v)
+        if nesterov:
+            u.multiply(v, mu, out=t)
+            u.add(p, t, out=p)
+            u.multiply(g, lr, out=t)
+            u.subtract(p, t, out=p)
+        else:
+            u.add(p, v, out=p)
+        return p, v
+
+    def adagrad(self, p, g, s, lr, eps):
+        u, t = self._u, self._scratch(p)
+        u.multiply(g, g, out=t)
+        u.add(s, t, out=s)
+        u.sqrt(s, out=t)
+        u.add(t, eps, out=t)
+        u.divide(g, t, out=t)
+        u.multiply(t, lr, out=t)
+        u.subtract(p, t, out=p)
+        return p, s
+
+    def rmsprop(self, p, g, s, lr, rho, eps):
+        u, t = self._u, self._scratch(p)
+        u.multiply(s, rho, out=s)
+        u.multiply(g, g, out=t)
+        u.multiply(t, 1.0 - rho, out=t)
+        u.add(s, t, out=s)
+        u.sqrt(s, out=t)
+        u.add(t, eps, out=t)
+        u.divide(g, t, out=t)
+        u.multiply(t, lr, out=t)
+        u.subtract(p, t, out=p)
+        return p, s
+
+    def adam(self, p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
+        u, t = self._u, self._scratch(p)
+        u.multiply(m, beta1, out=m)
+        u.multiply(g, 1.0 - beta1, out=t)
+        u.add(m, t, out=m)
+        u.multiply(v, beta2, out=v)
+        u.multiply(g, g, out=t)
+        u.multiply(t, 1.0 - beta2, out=t)
+        u.add(v, t, out=v)
+        u.sqrt(v, out=t)
+        u.multiply(t, 1.0 / correction2**0.5, out=t)
+        u.add(t, eps, out=t)
+        u.divide(m, t, out=t)
+        u.multiply(t, lr / correction1, out=t)
+        u.subtract(p, t, out=p)
+        return p, m, v
+
+    def decay(self, p, factor):
+        self._u.multiply(p, factor, out=p)
+        return p

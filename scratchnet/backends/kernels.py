@@ -1,0 +1,86 @@
+"""Element-wise kernels that a backend may speed up.
+
+`PortableKernels` writes each kernel once against the Array API namespace and never mutates an
+input: it returns new arrays (contract 2), so it runs on JAX and on read-only arrays. A backend whose
+arrays may be overwritten (NumPy, CuPy, PyTorch) can subclass it and update in place, which saves the
+temporaries that dominate a plain NumPy training step. Every override keeps the signature and the
+arithmetic of the portable method; ``tests/test_kernels.py`` checks both.
+
+The optimiser formulas themselves are documented in `scratchnet.optimizers`; here they are only
+evaluated. ``p`` is a parameter, ``g`` its gradient, the rest is optimiser state; all have one shape.
+Scalars are Python floats so that float32 arrays stay float32.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Array = Any
+
+
+class PortableKernels:
+    """Reference kernels: pure Array API, no in-place writes."""
+
+    in_place = False
+
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+
+    def sgd(self, p: Array, g: Array, lr: float) -> Array:
+        """p <- p - lr g."""
+        return p - lr * g
+
+    def momentum(
+        self, p: Array, g: Array, v: Array, lr: float, mu: float, nesterov: bool
+    ) -> tuple[Array, Array]:
+        """v <- mu v - lr g; p <- p + v (Nesterov: p <- p + mu v - lr g)."""
+        v = mu * v - lr * g
+        p = p + (mu * v - lr * g if nesterov else v)
+        return p, v
+
+    def adagrad(self, p: Array, g: Array, s: Array, lr: float, eps: float) -> tuple[Array, Array]:
+        """s <- s + g^2; p <- p - lr g / (sqrt(s) + eps)."""
+        s = s + g * g
+        return p - lr * g / (self.xp.sqrt(s) + eps), s
+
+    def rmsprop(
+        self, p: Array, g: Array, s: Array, lr: float, rho: float, eps: float
+    ) -> tuple[Array, Array]:
+        """s <- rho s + (1 - rho) g^2; p <- p - lr g / (sqrt(s) + eps)."""
+        s = rho * s + (1.0 - rho) * (g * g)
+        return p - lr * g / (self.xp.sqrt(s) + eps), s
+
+    def adam(
+        self,
+        p: Array,
+        g: Array,
+        m: Array,
+        v: Array,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        correction1: float,
+        correction2: float,
+    ) -> tuple[Array, Array, Array]:
+        """Adam with bias correction (Kingma and Ba, 2015, algorithm 1).
+
+        m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
+        p <- p - (lr / c1) m / (sqrt(v / c2) + eps), with c1 = 1 - b1^t, c2 = 1 - b2^t.
+        """
+        m = beta1 * m + (1.0 - beta1) * g
+        v = beta2 * v + (1.0 - beta2) * (g * g)
+        denom = self.xp.sqrt(v) * (1.0 / correction2**0.5) + eps
+        return p - (lr / correction1) * (m / denom), m, v
+
+    def decay(self, p: Array, factor: float) -> Array:
+        """p <- factor p (AdamW's decoupled weight decay uses factor = 1 - lr wd)."""
+        return factor * p
+
+    def scale(self, g: Array, factor: Array | float) -> Array:
+        """g <- factor g (gradient clipping by global norm)."""
+        return g * factor
+
+    def clip(self, g: Array, limit: float) -> Array:
+        """Element-wise clipping of g to [-limit, limit]."""
+        return self.xp.clip(g, -limit, limit)

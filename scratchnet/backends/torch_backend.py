@@ -1,0 +1,139 @@
+"""PyTorch tensors (CPU or CUDA) through ``array_api_compat.torch``; no autograd is used."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+
+from .base import Backend, DeviceRNG
+from .kernels import PortableKernels
+
+
+def import_torch() -> Any:
+    """Import PyTorch, or raise `ImportError` naming the extra to install."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError(
+            "the 'torch' backend needs PyTorch, which is not installed: "
+            f"pip install 'scratchnet[torch]'. ({exc})"
+        ) from exc
+    return torch
+
+
+class TorchRNG(DeviceRNG):
+    """A `torch.Generator` on the backend's device."""
+
+    def __init__(self, torch: Any, device: Any, seed: int) -> None:
+        self._torch = torch
+        self._device = device
+        self._gen = torch.Generator(device=device)
+        self._gen.manual_seed(int(seed))
+
+    def uniform(self, shape, dtype):
+        return self._torch.rand(shape, generator=self._gen, dtype=dtype, device=self._device)
+
+    def normal(self, shape, dtype):
+        return self._torch.randn(shape, generator=self._gen, dtype=dtype, device=self._device)
+
+    def integers(self, high, shape):
+        return self._torch.randint(
+            0, high, shape, generator=self._gen, dtype=self._torch.int64, device=self._device
+        )
+
+    def get_state(self) -> dict:
+        raw = self._gen.get_state().numpy().tobytes()
+        return {"torch": base64.b64encode(raw).decode("ascii")}
+
+    def set_state(self, state: dict) -> None:
+        raw = np.frombuffer(base64.b64decode(state["torch"]), dtype=np.uint8).copy()
+        self._gen.set_state(self._torch.from_numpy(raw))
+
+
+class TorchKernels(PortableKernels):
+    """In-place optimiser updates with PyTorch's fused ``addcmul_``/``addcdiv_`` methods."""
+
+    in_place = True
+
+    def sgd(self, p, g, lr):
+        return p.add_(g, alpha=-lr)
+
+    def momentum(self, p, g, v, lr, mu, nesterov):
+        v.mul_(mu).add_(g, alpha=-lr)
+        if nesterov:
+            p.add_(v, alpha=mu).add_(g, alpha=-lr)
+        else:
+            p.add_(v)
+        return p, v
+
+    def adagrad(self, p, g, s, lr, eps):
+        s.addcmul_(g, g)
+        p.addcdiv_(g, s.sqrt().add_(eps), value=-lr)
+        return p, s
+
+    def rmsprop(self, p, g, s, lr, rho, eps):
+        s.mul_(rho).addcmul_(g, g, value=1.0 - rho)
+        p.addcdiv_(g, s.sqrt().add_(eps), value=-lr)
+        return p, s
+
+    def adam(self, p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
+        m.mul_(beta1).add_(g, alpha=1.0 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1.0 - beta2)
+        denom = v.sqrt().mul_(1.0 / correction2**0.5).add_(eps)
+        p.addcdiv_(m, denom, value=-lr / correction1)
+        return p, m, v
+
+    def decay(self, p, factor):
+        return p.mul_(factor)
+
+
+class TorchBackend(Backend):
+    """PyTorch tensors on ``"cpu"`` or ``"cuda[:N]"``; optimiser updates run in place."""
+
+    name = "torch"
+    extra = "torch"
+
+    def __init__(self, device: Any = None) -> None:
+        torch = import_torch()
+        import array_api_compat.torch as xp
+
+        self._torch = torch
+        try:
+            dev = torch.device("cpu" if device is None else device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(
+                f"torch device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, got {device!r}"
+            ) from exc
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(
+                f"torch device {str(dev)!r} was requested, but PyTorch finds no usable CUDA device; "
+                "use device='cpu'"
+            )
+        super().__init__(xp, dev)
+        self.kernels = TorchKernels(xp)
+
+    def is_native(self, x: Any) -> bool:
+        return isinstance(x, self._torch.Tensor)
+
+    def array_device(self, x: Any) -> Any:
+        return x.device
+
+    def asarray(self, x, dtype=None, copy=None):
+        if self.is_native(x):
+            x = x.detach()
+            out = x.to(device=self.device, dtype=x.dtype if dtype is None else dtype)
+        else:
+            out = self._torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)
+        return out.clone() if copy else out
+
+    def to_numpy(self, x):
+        return x.detach().cpu().numpy()
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            self._torch.cuda.synchronize(self.device)
+
+    def make_rng(self, seed: int) -> DeviceRNG:
+        return TorchRNG(self._torch, self.device, seed)

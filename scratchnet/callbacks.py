@@ -1,0 +1,217 @@
+"""Hooks into fit(): History, a progress bar, checkpoints. Early stopping lives in `regularization`.
+
+A callback sees the model and the per-epoch logs (Python floats: ``loss``, ``accuracy``,
+``val_loss``, ``val_accuracy``, ``lr``, ``seconds``). Batch hooks receive no loss value: reading one
+would force a device synchronisation on every step. Setting ``model.stop_training = True`` (and
+``model.stop_reason``) ends training after the current epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class Callback:
+    """Base class; override the hooks you need (all of them do nothing here)."""
+
+    model: Any = None
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        """Before the first epoch; logs hold ``epochs``, ``steps`` and ``has_validation``."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        """Before each epoch (0-based)."""
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        """After each optimiser step; logs hold ``size`` (rows in the batch)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        """After each epoch, with its metrics."""
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        """After the last epoch (also after an early stop)."""
+
+
+class History(Callback):
+    """Per-epoch metrics of a fit, Keras-style; `fit` returns it.
+
+    Attributes
+    ----------
+    history : dict of str -> list of float
+        ``loss``, ``accuracy`` (classifiers), ``val_loss`` and ``val_accuracy`` (with validation
+        data), ``lr`` and ``seconds``, one entry per epoch.
+    epoch : list of int
+        Epoch numbers (continuing across successive fits).
+    stopped_by : str or None
+        Why training stopped before ``epochs``: ``"patience"`` (validation rule), ``"epsilon"``
+        (training-loss rule), ``"nan"`` (loss turned NaN/inf) or another callback's reason.
+    stopped_epoch : int or None
+        Epoch after which training stopped early.
+    best_epoch : int or None
+        Epoch whose weights were restored, if any were.
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.stopped_by: str | None = None
+        self.stopped_epoch: int | None = None
+        self.best_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs):
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def plot(self, path: str | Path | None = None, **kwargs: Any) -> Any:
+        """Learning curves (see `scratchnet.plots.plot_history`); saved to ``path`` if given."""
+        from .plots import plot_history
+
+        return plot_history(self, path=path, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable content (for saving with a model)."""
+        return {
+            "history": {k: [None if not math.isfinite(v) else v for v in vals]
+                        for k, vals in self.history.items()},
+            "epoch": list(self.epoch),
+            "stopped_by": self.stopped_by,
+            "stopped_epoch": self.stopped_epoch,
+            "best_epoch": self.best_epoch,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """Inverse of `to_dict` (missing values come back as NaN)."""
+        h = cls()
+        h.history = {k: [math.nan if v is None else float(v) for v in vals]
+                     for k, vals in data.get("history", {}).items()}  # fmt: skip
+        h.epoch = [int(e) for e in data.get("epoch", [])]
+        h.stopped_by = data.get("stopped_by")
+        h.stopped_epoch = data.get("stopped_epoch")
+        h.best_epoch = data.get("best_epoch")
+        return h
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 4) for k, v in self.history.items() if v and k != "seconds"}
+        stop = (
+            f", stopped_by={self.stopped_by!r} at epoch {self.stopped_epoch}"
+            if self.stopped_by
+            else ""
+        )
+        return f"History(epochs={len(self.epoch)}, last={last}{stop})"
+
+
+def format_logs(logs: dict[str, float]) -> str:
+    """``loss=0.1234 accuracy=0.9876 ...``, the way progress output shows metrics."""
+    parts = []
+    for key, value in logs.items():
+        if key == "seconds":
+            parts.append(f"{value:.2f}s")
+        elif key == "lr":
+            parts.append(f"lr={value:.3g}")
+        else:
+            parts.append(f"{key}={value:.4f}")
+    return " ".join(parts)
+
+
+class ProgressBar(Callback):
+    """Progress output: ``verbose=1`` a tqdm bar per epoch, ``verbose=2`` one line per epoch.
+
+    Parameters
+    ----------
+    verbose : {1, 2}
+    stream : file-like, optional
+        Where to write (stderr by default for bars, stdout for lines).
+    """
+
+    def __init__(self, verbose: int = 1, stream: Any = None) -> None:
+        if verbose not in (1, 2):
+            raise ValueError(f"verbose must be 1 (bar) or 2 (one line per epoch), got {verbose!r}")
+        self.verbose = verbose
+        self.stream = stream
+        self._bar = None
+        self._epochs = 0
+        self._steps = 0
+
+    def on_train_begin(self, logs):
+        self._epochs = logs["epochs"]
+        self._steps = logs["steps"]
+
+    def on_epoch_begin(self, epoch, logs):
+        if self.verbose == 1:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=self._steps,
+                desc=f"epoch {epoch + 1}/{self._epochs}",
+                unit="batch",
+                leave=True,
+                file=self.stream or sys.stderr,
+                dynamic_ncols=True,
+            )
+
+    def on_batch_end(self, batch, logs):
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def on_epoch_end(self, epoch, logs):
+        if self._bar is not None:
+            self._bar.set_postfix_str(format_logs(logs), refresh=False)
+            self._bar.close()
+            self._bar = None
+        elif self.verbose == 2:
+            stream = self.stream or sys.stdout
+            print(f"epoch {epoch + 1}/{self._epochs} {format_logs(logs)}", file=stream, flush=True)
+
+    def on_train_end(self, logs):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after epochs (atomically; see `scratchnet.io`).
+
+    Parameters
+    ----------
+    path : str or Path
+        File to write; ``{epoch}`` in the name is replaced by the 1-based epoch number.
+    monitor : str
+        Metric deciding what "best" means (lower is better, except names with "accuracy").
+    save_best_only : bool
+        Save only when ``monitor`` improves; otherwise after every epoch.
+    include_optimizer : bool
+        Also store optimiser state and history, so that training can resume exactly.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        monitor: str = "val_loss",
+        save_best_only: bool = True,
+        include_optimizer: bool = True,
+    ) -> None:
+        self.path = str(path)
+        self.monitor = monitor
+        self.save_best_only = save_best_only
+        self.include_optimizer = include_optimizer
+        self.best = math.inf
+        self.saved: list[str] = []
+
+    def on_epoch_end(self, epoch, logs):
+        value = logs.get(self.monitor, logs.get("loss"))
+        sign = -1.0 if "accuracy" in self.monitor else 1.0
+        if self.save_best_only:
+            if value is None or not math.isfinite(value) or sign * value >= self.best:
+                return
+            self.best = sign * value
+        path = self.path.replace("{epoch}", str(epoch + 1))
+        self.model.save(path, include_optimizer=self.include_optimizer)
+        self.saved.append(path)

@@ -1,0 +1,221 @@
+"""Weight initialisers of section 6, drawn on the host from a seeded `numpy.random.Generator`.
+
+Drawing on the host (in float64, then cast) makes one seed give the same initial network on every
+backend and dtype (contract 5). For a weight matrix B of shape (fan_in, fan_out):
+
+============== ===================================================================
+zeros          B = 0 (biases; for weights it makes every unit learn the same thing)
+normal         B ~ N(0, std^2), std = 0.05 unless given
+uniform        B ~ U(-limit, limit), limit = 0.05 unless given
+lecun_normal   B ~ N(0, 1 / fan_in)
+lecun_uniform  B ~ U(-sqrt(3 / fan_in), sqrt(3 / fan_in))
+xavier_normal  B ~ N(0, 2 / (fan_in + fan_out))  (variance; see DESIGN.md errata)
+xavier_uniform B ~ U(-sqrt(6 / (fan_in + fan_out)), +sqrt(6 / (fan_in + fan_out)))
+he_normal      B ~ N(0, 2 / fan_in)
+he_uniform     B ~ U(-sqrt(6 / fan_in), sqrt(6 / fan_in))
+============== ===================================================================
+
+``glorot_normal`` and ``glorot_uniform`` are aliases of the Xavier pair.
+
+>>> import numpy as np
+>>> from scratchnet.initializers import get_initializer
+>>> B = get_initializer("he_normal")((784, 256), np.random.default_rng(0))
+>>> B.shape, round(float(B.var() * 784 / 2), 1)
+((784, 256), 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import numpy as np
+
+
+def fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of shape (fan_in, fan_out); a vector of length n gives (n, n)."""
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    return shape[0], shape[1]
+
+
+class Initializer(ABC):
+    """Base class: ``init(shape, rng) -> numpy.ndarray`` (float64) of that shape."""
+
+    name = ""
+
+    def __call__(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        fan_in, fan_out = fans(shape)
+        return self.sample(shape, fan_in, fan_out, rng)
+
+    @abstractmethod
+    def sample(self, shape, fan_in, fan_out, rng) -> np.ndarray:
+        """Draw an array of ``shape`` given the fans."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Zeros(Initializer):
+    """All zeros (section 6.1)."""
+
+    name = "zeros"
+
+    def sample(self, shape, fan_in, fan_out, rng):
+        return np.zeros(shape)
+
+
+class Constant(Initializer):
+    """Every entry equal to ``value`` (batch-norm's gamma = 1, for instance)."""
+
+    name = "constant"
+
+    def __init__(self, value: float) -> None:
+        self.value = float(value)
+
+    def sample(self, shape, fan_in, fan_out, rng):
+        return np.full(shape, self.value)
+
+    def __repr__(self) -> str:
+        return f"Constant({self.value})"
+
+
+class Normal(Initializer):
+    """N(0, std^2), independent entries (section 6.2)."""
+
+    name = "normal"
+
+    def __init__(self, std: float = 0.05) -> None:
+        if not std > 0:
+            raise ValueError(f"std must be > 0, got {std}")
+        self.std = float(std)
+
+    def sample(self, shape, fan_in, fan_out, rng):
+        return rng.normal(0.0, self.std, size=shape)
+
+    def __repr__(self) -> str:
+        return f"Normal(std={self.std})"
+
+
+class Uniform(Initializer):
+    """U(-limit, limit), independent entries (section 6.2)."""
+
+    name = "uniform"
+
+    def __init__(self, limit: float = 0.05) -> None:
+        if not limit > 0:
+            raise ValueError(f"limit must be > 0, got {limit}")
+        self.limit = float(limit)
+
+    def sample(self, shape, fan_in, fan_out, rng):
+        return rng.uniform(-self.limit, self.limit, size=shape)
+
+    def __repr__(self) -> str:
+        return f"Uniform(limit={self.limit})"
+
+
+class _VarianceScaling(Initializer):
+    """N(0, gain / fan) or U(-sqrt(3 gain / fan), +sqrt(3 gain / fan)): same variance gain / fan."""
+
+    gain = 1.0
+    mode = "fan_in"
+    distribution = "normal"
+
+    def sample(self, shape, fan_in, fan_out, rng):
+        fan = {"fan_in": fan_in, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        variance = self.gain / fan
+        if self.distribution == "normal":
+            return rng.normal(0.0, math.sqrt(variance), size=shape)
+        limit = math.sqrt(3.0 * variance)
+        return rng.uniform(-limit, limit, size=shape)
+
+
+class LecunNormal(_VarianceScaling):
+    """N(0, 1 / fan_in) (section 6.3)."""
+
+    name = "lecun_normal"
+
+
+class LecunUniform(_VarianceScaling):
+    """U(-sqrt(3 / fan_in), sqrt(3 / fan_in)) (section 6.3)."""
+
+    name = "lecun_uniform"
+    distribution = "uniform"
+
+
+class XavierNormal(_VarianceScaling):
+    """N(0, 2 / (fan_in + fan_out)): variance, as Glorot and Bengio (2010) define it (section 6.4)."""
+
+    name = "xavier_normal"
+    mode = "fan_avg"
+
+
+class XavierUniform(_VarianceScaling):
+    """U(-sqrt(6 / (fan_in + fan_out)), sqrt(6 / (fan_in + fan_out))) (section 6.4)."""
+
+    name = "xavier_uniform"
+    mode = "fan_avg"
+    distribution = "uniform"
+
+
+class HeNormal(_VarianceScaling):
+    """N(0, 2 / fan_in) (section 6.5)."""
+
+    name = "he_normal"
+    gain = 2.0
+
+
+class HeUniform(_VarianceScaling):
+    """U(-sqrt(6 / fan_in), sqrt(6 / fan_in)) (section 6.5)."""
+
+    name = "he_uniform"
+    gain = 2.0
+    distribution = "uniform"
+
+
+_CLASSES = {
+    cls.name: cls
+    for cls in (
+        Zeros,
+        Normal,
+        Uniform,
+        LecunNormal,
+        LecunUniform,
+        XavierNormal,
+        XavierUniform,
+        HeNormal,
+        HeUniform,
+    )
+}
+ALIASES = {"glorot_normal": "xavier_normal", "glorot_uniform": "xavier_uniform", "random": "normal"}
+
+InitializerLike = str | Initializer | Callable[[tuple[int, ...], np.random.Generator], np.ndarray]
+
+
+def initializer_names() -> list[str]:
+    """Every accepted initialiser name, aliases included."""
+    return [*_CLASSES, *ALIASES]
+
+
+def get_initializer(spec: InitializerLike) -> Callable:
+    """An initialiser from a name, an `Initializer`, or any callable ``(shape, rng) -> ndarray``."""
+    if isinstance(spec, str):
+        key = ALIASES.get(spec, spec)
+        if key not in _CLASSES:
+            raise ValueError(
+                f"unknown initializer {spec!r}; valid names are {', '.join(initializer_names())}"
+            )
+        return _CLASSES[key]()
+    if callable(spec):
+        return spec
+    raise TypeError(
+        f"init must be a name, an Initializer or a callable (shape, rng) -> array, got {spec!r}"
+    )
+
+
+def initializer_name(spec: InitializerLike) -> str | None:
+    """The registry name of an initialiser spec, or None for a custom callable."""
+    if isinstance(spec, str):
+        return spec
+    return getattr(spec, "name", None) or None

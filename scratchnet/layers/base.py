@@ -1,0 +1,113 @@
+"""What every layer shares: uniform parameter, gradient and state dicts (contract 3).
+
+A layer maps H(l-1), an (n, fan_in) array, to its output, and back-maps the error E it receives
+(dL/d output, shape (n, fan_out)) to dL/dH(l-1). Trained parameters live in ``params``, their
+gradients (filled by `backward`) in ``grads`` under the same keys, and non-trained arrays (batch-norm
+running statistics) in ``state``. Optimisers, device moves and saving only ever see these dicts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..backends import Backend, DeviceRNG
+
+Array = Any
+
+
+@dataclass
+class BuildContext:
+    """What a layer needs to create its arrays.
+
+    Attributes
+    ----------
+    backend : Backend
+        Where arrays live.
+    dtype : object
+        The backend's float dtype.
+    init_rng : numpy.random.Generator
+        Host generator for initial weights (same draws on every backend).
+    rng : DeviceRNG
+        Device generator for per-batch randomness (dropout masks).
+    """
+
+    backend: Backend
+    dtype: Any
+    init_rng: np.random.Generator
+    rng: DeviceRNG
+
+
+class Layer(ABC):
+    """Base class of all layers.
+
+    Subclasses set ``kind`` (the registry name saved in model files) and implement `build`,
+    `forward`, `backward` and `get_config`.
+    """
+
+    kind: ClassVar[str] = ""
+    #: parameter keys that are weights (L2 and weight decay apply to these only, never to biases)
+    weight_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, name: str | None = None) -> None:
+        if name is not None and (not isinstance(name, str) or not name or "." in name):
+            raise ValueError(f"layer name must be a non-empty str without '.', got {name!r}")
+        self.name = name
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+        self.state: dict[str, Array] = {}
+        self.ctx: BuildContext | None = None
+        self.n_in: int | None = None
+        self.n_out: int | None = None
+
+    @property
+    def built(self) -> bool:
+        return self.ctx is not None
+
+    @abstractmethod
+    def build(self, n_in: int, ctx: BuildContext) -> int:
+        """Create parameters for an input width ``n_in``; return the output width."""
+
+    @abstractmethod
+    def forward(self, H: Array, training: bool = False) -> Array:
+        """Output for input H of shape (n, n_in); keeps what `backward` needs."""
+
+    @abstractmethod
+    def backward(self, E: Array, need_input_grad: bool = True) -> Array | None:
+        """Given E = dL/d(output), fill ``grads`` and return dL/dH (None if not needed)."""
+
+    @abstractmethod
+    def get_config(self) -> dict:
+        """JSON-serialisable constructor arguments (no arrays)."""
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        """Rebuild an unbuilt layer from `get_config`'s output."""
+        return cls(**config)
+
+    def per_sample_gradients(self, E: Array) -> dict[str, Array]:
+        """Per-sample parameter gradients, each of shape (n, *param.shape), for the last forward.
+
+        Layers without parameters return ``{}``. Used for the section-1 gradients of f.
+        """
+        return {}
+
+    def clear_cache(self) -> None:
+        """Drop arrays kept from the last forward pass (frees memory after training)."""
+        for attr in list(vars(self)):
+            if attr.startswith("_cache"):
+                setattr(self, attr, None)
+
+    def _check_built(self) -> None:
+        if self.ctx is None:
+            raise RuntimeError(f"layer {self.name or self.kind!r} is not built; call build() first")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        label = f"{self.name}: " if self.name else ""
+        return (
+            f"{type(self).__name__}({label}{args})" if label else f"{type(self).__name__}({args})"
+        )

@@ -1,0 +1,113 @@
+"""Dense (fully connected) layer: Z = H B + 1 c^T."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..initializers import InitializerLike, get_initializer, initializer_name
+from .base import Array, BuildContext, Layer
+
+
+class Dense(Layer):
+    """Affine map of section 2: Z(l) = H(l-1) B(l) + 1 c(l)^T.
+
+    Parameters
+    ----------
+    units : int
+        Output width idx(l).
+    init : str, Initializer or callable, optional
+        Weight initialiser (section 6). None lets the model choose by the activation that follows
+        (He for the relu family, Xavier for tanh/sigmoid, LeCun for selu).
+    bias_init : str, Initializer or callable
+        Bias initialiser, zeros by default.
+    use_bias : bool
+        False drops c (as before batch normalisation, whose beta takes its role).
+    l2 : float, optional
+        This layer's L2 strength lambda; None uses the model's ``l2``.
+    name : str, optional
+
+    Notes
+    -----
+    Parameters: ``B`` of shape (fan_in, units) and ``c`` of shape (units,).
+    Backward, given E(l) = dL/dZ(l) of shape (n, units) (equations (2) and (5) of the notes)::
+
+        dL/dB(l) = H(l-1)^T E(l)      dL/dc(l) = 1^T E(l)      dL/dH(l-1) = E(l) B(l)^T
+
+    The last product is the first factor of the recursion E(l-1) = (E(l) B(l)^T) * u'(Z(l-1)).
+
+    Examples
+    --------
+    >>> from scratchnet.layers import Dense
+    >>> Dense(64, init="he_normal")
+    Dense(units=64, init='he_normal', bias_init='zeros', use_bias=True, l2=None)
+    """
+
+    kind = "dense"
+    weight_keys = ("B",)
+
+    def __init__(
+        self,
+        units: int,
+        init: InitializerLike | None = None,
+        bias_init: InitializerLike = "zeros",
+        use_bias: bool = True,
+        l2: float | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(f"units must be a positive int, got {units!r}")
+        if l2 is not None and not (isinstance(l2, int | float) and l2 >= 0):
+            raise ValueError(f"l2 must be None or a float >= 0, got {l2!r}")
+        if init is not None:
+            get_initializer(init)
+        get_initializer(bias_init)
+        self.units = units
+        self.init = init
+        self.bias_init = bias_init
+        self.use_bias = bool(use_bias)
+        self.l2 = None if l2 is None else float(l2)
+        self._cache_H: Array = None
+
+    def build(self, n_in: int, ctx: BuildContext) -> int:
+        be, rng = ctx.backend, ctx.init_rng
+        weights = get_initializer(self.init or "xavier_uniform")((n_in, self.units), rng)
+        self.params = {"B": be.asarray(weights, dtype=ctx.dtype)}
+        if self.use_bias:
+            bias = get_initializer(self.bias_init)((self.units,), rng)
+            self.params["c"] = be.asarray(bias, dtype=ctx.dtype)
+        self.grads = {}
+        self.ctx, self.n_in, self.n_out = ctx, n_in, self.units
+        return self.units
+
+    def forward(self, H: Array, training: bool = False) -> Array:
+        self._cache_H = H
+        Z = H @ self.params["B"]
+        return Z + self.params["c"] if self.use_bias else Z
+
+    def backward(self, E: Array, need_input_grad: bool = True) -> Array | None:
+        xp = self.ctx.backend.xp
+        H = self._cache_H
+        self.grads["B"] = H.T @ E
+        if self.use_bias:
+            self.grads["c"] = xp.sum(E, axis=0)
+        return E @ self.params["B"].T if need_input_grad else None
+
+    def per_sample_gradients(self, E: Array) -> dict[str, Array]:
+        """dl_i/dB = h_i^T e_i (outer product), dl_i/dc = e_i: shapes (n, fan_in, units), (n, units)."""
+        xp = self.ctx.backend.xp
+        H = self._cache_H
+        out = {"B": xp.expand_dims(H, axis=2) * xp.expand_dims(E, axis=1)}
+        if self.use_bias:
+            out["c"] = E
+        return out
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "units": self.units,
+            "init": initializer_name(self.init) if self.init is not None else None,
+            "bias_init": initializer_name(self.bias_init),
+            "use_bias": self.use_bias,
+            "l2": self.l2,
+            **({"name": self.name} if self.name else {}),
+        }

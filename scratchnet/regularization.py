@@ -1,0 +1,174 @@
+"""Penalties and early stopping (sections 4.1 and 4.3).
+
+L2 (section 4.1). The notes maximise L(W) - (lambda/2)||W||^2 (their equation (8) has gradient
+X^T E - lambda B). scratchnet minimises the opposite, scaled like the data term::
+
+    objective = norm * ( sum_i w_i l_i  +  (lambda / 2) sum_l ||B(l)||_F^2 )
+    d objective / dB(l) = norm * ( H(l-1)^T E(l) + lambda B(l) )
+
+with norm = 1 for ``reduction="sum"`` (the notes' totals) and 1 / (batch size) for ``"mean"``,
+which is exactly scikit-learn's ``alpha``. Only weights are penalised (B and the output A), never
+biases, batch-norm gamma or beta.
+
+Early stopping (section 4.3) is a callback with the notes' two rules, usable together.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from array_api_compat import array_namespace
+
+from .callbacks import Callback
+from .validation import check_float, check_positive_int
+
+Array = Any
+
+
+def l2_penalty(weights: list[tuple[Array, float]]) -> Array:
+    """(1/2) sum_l lambda_l ||B(l)||_F^2 as a 0-d array.
+
+    Parameters
+    ----------
+    weights : list of (array, float)
+        Each weight matrix with its lambda; entries with lambda = 0 are skipped.
+    """
+    total = None
+    for W, lam in weights:
+        if lam == 0.0:
+            continue
+        xp = array_namespace(W)
+        term = (0.5 * lam) * xp.sum(W * W)
+        total = term if total is None else total + term
+    return total
+
+
+def l2_gradient(W: Array, lam: float) -> Array:
+    """d/dW of (lambda/2)||W||_F^2, that is lambda W."""
+    return lam * W
+
+
+class EarlyStopping(Callback):
+    """Stop training when it stops helping, and keep the best weights.
+
+    Two rules from the notes, each optional, usable together:
+
+    1. validation rule (``patience``): stop when ``monitor`` has not improved by more than
+       ``min_delta`` for ``patience`` consecutive epochs, i.e. L_val(t) >= L_val(t - k) - min_delta;
+    2. training rule (``epsilon``): stop when the training loss decreases by less than
+       ``epsilon`` between epochs, L_train(t-1) - L_train(t) < epsilon, for ``epsilon_patience``
+       consecutive epochs.
+
+    Parameters
+    ----------
+    patience : int or None
+        k of rule 1; None disables it.
+    min_delta : float
+        Smallest change of ``monitor`` that counts as an improvement.
+    monitor : str
+        ``"val_loss"`` (default), ``"val_accuracy"``, ``"loss"``, ... Accuracy is maximised, the
+        rest minimised.
+    epsilon : float or None
+        Threshold of rule 2; None disables it.
+    epsilon_patience : int
+        Consecutive small-decrease epochs before rule 2 fires (1 is the notes' rule).
+    restore_best_weights : bool
+        At the end of training, put back the weights (and batch-norm statistics) of the best
+        ``monitor`` epoch: the notes' t* = argmin_t L_val(theta_t).
+
+    Examples
+    --------
+    >>> import scratchnet as sn
+    >>> stop = sn.EarlyStopping(patience=5, epsilon=1e-4)
+    >>> stop.patience, stop.epsilon
+    (5, 0.0001)
+    """
+
+    def __init__(
+        self,
+        patience: int | None = 10,
+        min_delta: float = 0.0,
+        monitor: str = "val_loss",
+        epsilon: float | None = None,
+        epsilon_patience: int = 1,
+        restore_best_weights: bool = True,
+    ) -> None:
+        if patience is None and epsilon is None:
+            raise ValueError("EarlyStopping needs patience (validation rule), epsilon, or both")
+        self.patience = check_positive_int(patience, "patience", allow_none=True)
+        self.min_delta = check_float(min_delta, "min_delta", 0.0)
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a metric name, got {monitor!r}")
+        self.monitor = monitor
+        self.epsilon = None if epsilon is None else check_float(epsilon, "epsilon", 0.0)
+        self.epsilon_patience = check_positive_int(epsilon_patience, "epsilon_patience")
+        self.restore_best_weights = bool(restore_best_weights)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = math.inf
+        self.best_epoch: int | None = None
+        self.best_snapshot = None
+        self.wait = 0
+        self.small_steps = 0
+        self.previous_loss: float | None = None
+        self.stopped_by: str | None = None
+
+    @property
+    def _sign(self) -> float:
+        return -1.0 if "accuracy" in self.monitor or "score" in self.monitor else 1.0
+
+    def on_train_begin(self, logs):
+        self._reset()
+        if self.monitor.startswith("val_") and not logs.get("has_validation"):
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r}, but fit() has no validation data: pass "
+                "validation_data=(X_val, y_val) or validation_split=0.1, or use monitor='loss'"
+            )
+
+    def on_epoch_end(self, epoch, logs):
+        value = logs.get(self.monitor)
+        if value is None:
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r}, which fit() does not log; "
+                f"available: {', '.join(logs)}"
+            )
+        score = self._sign * value
+        if math.isfinite(score) and score < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = score, epoch, 0
+            if self.restore_best_weights:
+                self.best_snapshot = self.model.snapshot()
+        else:
+            self.wait += 1
+        if self.patience is not None and self.wait >= self.patience:
+            self._stop("patience")
+        loss = logs.get("loss")
+        if self.epsilon is not None and loss is not None:
+            if self.previous_loss is not None and self.previous_loss - loss < self.epsilon:
+                self.small_steps += 1
+            else:
+                self.small_steps = 0
+            self.previous_loss = loss
+            if self.small_steps >= self.epsilon_patience:
+                self._stop("epsilon")
+
+    def _stop(self, rule: str) -> None:
+        if self.model.stop_training:
+            return
+        self.model.stop_training = True
+        self.model.stop_reason = rule
+        self.stopped_by = rule
+
+    def on_train_end(self, logs):
+        if self.restore_best_weights and self.best_snapshot is not None:
+            self.model.restore(self.best_snapshot)
+            logs["best_epoch"] = self.best_epoch
+        self.best_snapshot = None
+
+    def __repr__(self) -> str:
+        return (
+            f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, "
+            f"monitor={self.monitor!r}, epsilon={self.epsilon}, "
+            f"restore_best_weights={self.restore_best_weights})"
+        )
