@@ -1,0 +1,58 @@
+"""Shared fixtures: every numeric test runs on every backend available here.
+
+JAX needs 64-bit mode for the float64 tests; it is switched on before JAX is first imported.
+Backends that cannot run here are skipped with the reason `available_backends()` gives (CuPy
+without a GPU says so), never failed.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("JAX_ENABLE_X64", "1")
+
+import numpy as np
+import pytest
+
+import scratchnet as sn
+
+BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "cupy")
+_STATUS = sn.available_backends()
+
+# array-api-strict on its non-default test device proves that code carries the device through
+BACKEND_DEVICES = [
+    pytest.param(("numpy", None), id="numpy"),
+    pytest.param(("array_api_strict", "device1"), id="strict-device1"),
+    pytest.param(("torch", None), id="torch"),
+    pytest.param(("jax", None), id="jax"),
+    pytest.param(("cupy", None), id="cupy", marks=pytest.mark.gpu),
+]
+
+
+def skip_unavailable(name: str) -> None:
+    status = _STATUS[name]
+    if not status.available:
+        pytest.skip(f"{name} backend unavailable here: {status.reason}")
+
+
+@pytest.fixture(params=BACKEND_DEVICES)
+def backend(request):
+    """(name, device) of each backend that runs here."""
+    name, device = request.param
+    skip_unavailable(name)
+    return sn.get_backend(name, device)
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def tolerance(dtype: str) -> float:
+    """Relative tolerance for comparing a backend with NumPy in this dtype."""
+    return 1e-10 if dtype == "float64" else 1e-4
