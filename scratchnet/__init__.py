@@ -49,6 +49,7 @@ __all__ = [
     "available_backends",
     "callbacks",
     "data",
+    "datasets",
     "get_backend",
     "initializers",
     "layers",

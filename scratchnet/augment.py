@@ -67,14 +67,17 @@ class _ImageTransform(Augmentation):
             check_positive_int(s, "image_shape entries")
         self.image_shape = shape if len(shape) == 3 else (*shape, 1)
 
-    def _images(self, X: Array) -> Array:
+    def _check_width(self, X: Array) -> None:
         h, w, c = self.image_shape
         if X.shape[1] != h * w * c:
             raise ValueError(
                 f"{type(self).__name__} expects {h * w * c} features per row for image shape "
                 f"{self.image_shape}, got {X.shape[1]}"
             )
-        return array_namespace(X).reshape(X, (X.shape[0], h, w, c))
+
+    def _images(self, X: Array) -> Array:
+        self._check_width(X)
+        return array_namespace(X).reshape(X, (X.shape[0], *self.image_shape))
 
 
 class RandomFlip(_ImageTransform):
@@ -126,6 +129,7 @@ class RandomShift(_ImageTransform):
 
         Done as one gather: out[i, r, c] = X[i, r - dy_i, c - dx_i] where that lies inside.
         """
+        self._check_width(X)
         xp = array_namespace(X)
         dev = device_of(X)
         h, w, c = self.image_shape

@@ -23,7 +23,8 @@ class Callback:
         self.model = model
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
-        """Before the first epoch; logs hold ``epochs``, ``steps`` and ``has_validation``."""
+        """Before the first epoch; logs hold ``epochs`` (of this fit), ``initial_epoch`` (epochs
+        done before it), ``steps`` (per epoch) and ``has_validation``."""
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
         """Before each epoch (0-based)."""
@@ -138,10 +139,12 @@ class ProgressBar(Callback):
         self.stream = stream
         self._bar = None
         self._epochs = 0
+        self._first = 0
         self._steps = 0
 
     def on_train_begin(self, logs):
         self._epochs = logs["epochs"]
+        self._first = logs.get("initial_epoch", 0)
         self._steps = logs["steps"]
 
     def on_epoch_begin(self, epoch, logs):
@@ -150,7 +153,7 @@ class ProgressBar(Callback):
 
             self._bar = tqdm(
                 total=self._steps,
-                desc=f"epoch {epoch + 1}/{self._epochs}",
+                desc=f"epoch {epoch - self._first + 1}/{self._epochs}",
                 unit="batch",
                 leave=True,
                 file=self.stream or sys.stderr,
@@ -168,7 +171,8 @@ class ProgressBar(Callback):
             self._bar = None
         elif self.verbose == 2:
             stream = self.stream or sys.stdout
-            print(f"epoch {epoch + 1}/{self._epochs} {format_logs(logs)}", file=stream, flush=True)
+            label = f"epoch {epoch - self._first + 1}/{self._epochs}"
+            print(f"{label} {format_logs(logs)}", file=stream, flush=True)
 
     def on_train_end(self, logs):
         if self._bar is not None:

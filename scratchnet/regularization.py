@@ -114,24 +114,29 @@ class EarlyStopping(Callback):
         self.small_steps = 0
         self.previous_loss: float | None = None
         self.stopped_by: str | None = None
+        self._watched = self.monitor
 
     @property
     def _sign(self) -> float:
-        return -1.0 if "accuracy" in self.monitor or "score" in self.monitor else 1.0
+        return -1.0 if "accuracy" in self._watched or "score" in self._watched else 1.0
 
     def on_train_begin(self, logs):
         self._reset()
+        self._watched = self.monitor
         if self.monitor.startswith("val_") and not logs.get("has_validation"):
-            raise ValueError(
-                f"EarlyStopping monitors {self.monitor!r}, but fit() has no validation data: pass "
-                "validation_data=(X_val, y_val) or validation_split=0.1, or use monitor='loss'"
-            )
+            if self.patience is not None:
+                raise ValueError(
+                    f"EarlyStopping monitors {self.monitor!r}, but fit() has no validation data: "
+                    "pass validation_data=(X_val, y_val) or validation_split=0.1, or use "
+                    "monitor='loss'"
+                )
+            self._watched = "loss"  # only the training rule is on: keep the best training loss
 
     def on_epoch_end(self, epoch, logs):
-        value = logs.get(self.monitor)
+        value = logs.get(self._watched)
         if value is None:
             raise ValueError(
-                f"EarlyStopping monitors {self.monitor!r}, which fit() does not log; "
+                f"EarlyStopping monitors {self._watched!r}, which fit() does not log; "
                 f"available: {', '.join(logs)}"
             )
         score = self._sign * value

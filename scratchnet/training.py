@@ -127,7 +127,12 @@ def fit(
     for cb in every:
         cb.set_model(model)
     model.stop_training, model.stop_reason = False, None
-    begin = {"epochs": epochs, "steps": loop.steps, "has_validation": val is not None}
+    begin = {
+        "epochs": epochs,
+        "initial_epoch": model.epochs_done,
+        "steps": loop.steps,
+        "has_validation": val is not None,
+    }
     for cb in every:
         cb.on_train_begin(begin)
 
@@ -137,10 +142,11 @@ def fit(
         for cb in every:
             cb.on_epoch_begin(epoch, {})
         start = time.perf_counter()
-        logs = loop.run_epoch(epoch, every)
-        if val is not None:
-            vlogs = evaluate_arrays(model, *val)
-            logs.update({f"val_{k}": v for k, v in vlogs.items()})
+        with model.backend.quiet_floating_point():  # divergence is reported once, below
+            logs = loop.run_epoch(epoch, every)
+            if val is not None:
+                vlogs = evaluate_arrays(model, *val)
+                logs.update({f"val_{k}": v for k, v in vlogs.items()})
         model.backend.synchronize()
         logs["seconds"] = time.perf_counter() - start
         model.epochs_done += 1

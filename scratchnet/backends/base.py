@@ -9,6 +9,7 @@ library; they receive a `Backend` (or call ``array_namespace`` on their inputs) 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,6 +159,12 @@ class Backend(ABC):
 
     def synchronize(self) -> None:
         """Block until queued device work has finished (a no-op on the CPU)."""
+
+    def quiet_floating_point(self) -> AbstractContextManager:
+        """Silence overflow/invalid warnings inside training, where a diverging loss is caught
+        and reported once by the NaN guard. Only NumPy-based libraries (NumPy itself and
+        array-api-strict) warn per operation; the others are unaffected."""
+        return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
     def make_rng(self, seed: int) -> DeviceRNG:
         """A generator drawing on this device, seeded with ``seed``."""
