@@ -14,6 +14,7 @@ from . import (
     augment,
     callbacks,
     data,
+    datasets,
     initializers,
     layers,
     optimizers,
