@@ -144,6 +144,11 @@ def read_payload(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     name = str(path)
     if not os.path.isfile(name):
         raise FileNotFoundError(f"no model file at {name!r}")
+    if not zipfile.is_zipfile(name):
+        raise ValueError(
+            f"{name!r} is not a scratchnet model file, or it is truncated or corrupted "
+            "(no archive directory could be read)"
+        )
     try:
         with np.load(name, allow_pickle=False) as archive:
             keys = list(archive.keys())
