@@ -18,6 +18,7 @@ from . import (
     initializers,
     layers,
     optimizers,
+    plots,
     schedules,
     testing,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "layers",
     "load",
     "optimizers",
+    "plots",
     "schedules",
     "testing",
     "to_device",

@@ -18,7 +18,9 @@ def test_shift_moves_pixels_and_fills_zeros(backend):
     shift = RandomShift((5, 6), max_shift=2)
     dt = backend.dtype("float64")
     dy, dx = np.array([1, -2, 0]), np.array([0, 1, -1])
-    out = sn.to_numpy(shift.shift(backend.asarray(X, dtype=dt), backend.asarray(dy), backend.asarray(dx)))
+    out = sn.to_numpy(
+        shift.shift(backend.asarray(X, dtype=dt), backend.asarray(dy), backend.asarray(dx))
+    )
     imgs, got = X.reshape(3, 5, 6), out.reshape(3, 5, 6)
     for i in range(3):
         expected = np.zeros((5, 6))
@@ -54,12 +56,18 @@ def test_random_shift_and_crop_are_seeded_and_bounded(backend):
 def test_flips(backend):
     X = _images(n=200, h=2, w=3)
     dt = backend.dtype("float64")
-    out = sn.to_numpy(RandomFlip((2, 3), horizontal=True, p=0.5)(backend.asarray(X, dtype=dt), backend.make_rng(1)))
+    out = sn.to_numpy(
+        RandomFlip((2, 3), horizontal=True, p=0.5)(
+            backend.asarray(X, dtype=dt), backend.make_rng(1)
+        )
+    )
     imgs, got = X.reshape(200, 2, 3), out.reshape(200, 2, 3)
     flipped = np.array([np.array_equal(g, im[:, ::-1]) for g, im in zip(got, imgs, strict=True)])
     same = np.array([np.array_equal(g, im) for g, im in zip(got, imgs, strict=True)])
     assert (flipped | same).all() and 60 < flipped.sum() < 140
-    vert = RandomFlip((2, 3), horizontal=False, vertical=True, p=1.0)(X, sn.get_backend("numpy").make_rng(0))
+    vert = RandomFlip((2, 3), horizontal=False, vertical=True, p=1.0)(
+        X, sn.get_backend("numpy").make_rng(0)
+    )
     np.testing.assert_array_equal(vert.reshape(200, 2, 3), imgs[:, ::-1, :])
     with pytest.raises(ValueError, match="needs horizontal=True"):
         RandomFlip((2, 3), horizontal=False)

@@ -189,4 +189,6 @@ def test_every_fast_kernel_keeps_the_portable_signature(backend):
         if name.startswith("_"):
             continue
         ours = getattr(type(kernels), name)
-        assert inspect.signature(ours).parameters.keys() == inspect.signature(method).parameters.keys()
+        assert (
+            inspect.signature(ours).parameters.keys() == inspect.signature(method).parameters.keys()
+        )

@@ -60,7 +60,9 @@ def test_training_without_randomness_matches_numpy(backend, dtype):
     y = rng.integers(0, 3, size=30)
     runs = []
     for be in ("numpy", backend):
-        m = sn.Model(hidden=(6,), activation="tanh", batch_norm=True, dtype=dtype, seed=5, backend=be)
+        m = sn.Model(
+            hidden=(6,), activation="tanh", batch_norm=True, dtype=dtype, seed=5, backend=be
+        )
         hist = m.fit(X, y, epochs=5, batch_size=None, optimizer="adam", lr=0.05)
         runs.append((hist.history["loss"], sn.to_numpy(m.parameters())))
     (loss_a, p_a), (loss_b, p_b) = runs

@@ -43,7 +43,9 @@ def test_width_one_chains_of_depth_six(activation, head):
     # sigmoid's u' <= 1/4 makes a chain's gradient vanish like (B/4)^6; weights near 4 keep every
     # layer's gradient far above the central difference's round-off
     init = Normal(std=4.0) if activation == "sigmoid" else None
-    m = sn.Model(hidden=(1,) * 6, activation=activation, output=head, dtype="float64", seed=2, init=init)
+    m = sn.Model(
+        hidden=(1,) * 6, activation=activation, output=head, dtype="float64", seed=2, init=init
+    )
     assert check_gradients(m, X, y).ok
 
 
@@ -92,7 +94,9 @@ def test_per_layer_l2_overrides_the_model_value():
 @pytest.mark.parametrize("head", HEADS)
 def test_dropout_with_frozen_masks(head):
     X, y = _data(head, n=9)
-    m = sn.Model(hidden=(6, 5), activation="tanh", output=head, dropout=0.4, dtype="float64", seed=7)
+    m = sn.Model(
+        hidden=(6, 5), activation="tanh", output=head, dropout=0.4, dtype="float64", seed=7
+    )
     report = check_gradients(m, X, y)
     assert report.ok
     assert any(isinstance(ly, Dropout) for ly in m.copy().layers)
@@ -109,7 +113,14 @@ def test_batch_norm(training):
 def test_everything_together_with_sample_weights_and_sum_reduction():
     X, y = _data("softmax", n=10)
     w = np.linspace(0.1, 2.0, 10)
-    stack = [Dense(6), BatchNorm(), Activation("elu"), Dropout(0.3), Dense(4, l2=0.2), Activation("selu")]
+    stack = [
+        Dense(6),
+        BatchNorm(),
+        Activation("elu"),
+        Dropout(0.3),
+        Dense(4, l2=0.2),
+        Activation("selu"),
+    ]
     m = sn.Model(layers=stack, l2=0.1, reduction="sum", dtype="float64", seed=9)
     assert check_gradients(m, X, y, sample_weight=w).ok
 

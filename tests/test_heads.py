@@ -65,7 +65,9 @@ def test_huge_logits_give_finite_losses(name, backend):
     dt = backend.dtype("float32")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        loss, dF = head.loss_and_delta(backend.asarray(F, dtype=dt), backend.asarray(Y, dtype=dt), None, 1 / 3)
+        loss, dF = head.loss_and_delta(
+            backend.asarray(F, dtype=dt), backend.asarray(Y, dtype=dt), None, 1 / 3
+        )
     assert np.isfinite(float(loss)) and np.isfinite(sn.to_numpy(dF)).all()
     if name == "softmax":
         assert float(loss) == pytest.approx((2e4 + 1e4) / 3, rel=1e-5)
@@ -120,7 +122,9 @@ def test_predictions_per_head():
 
 
 def test_unknown_head():
-    with pytest.raises(ValueError, match=r"unknown output head 'poisson'.*sigmoid, softmax, identity"):
+    with pytest.raises(
+        ValueError, match=r"unknown output head 'poisson'.*sigmoid, softmax, identity"
+    ):
         get_head("poisson")
     with pytest.raises(ValueError, match="softmax head needs n_outputs >= 2"):
         sn.Model(output="softmax").build(3, 1)

@@ -89,7 +89,9 @@ def test_biases_start_at_zero():
 
 def test_same_seed_same_network_on_every_backend(backend, dtype):
     reference = sn.Model(hidden=(7, 5), activation="tanh", seed=42, dtype=dtype).build(4, 3)
-    m = sn.Model(hidden=(7, 5), activation="tanh", seed=42, dtype=dtype, backend=backend).build(4, 3)
+    m = sn.Model(hidden=(7, 5), activation="tanh", seed=42, dtype=dtype, backend=backend).build(
+        4, 3
+    )
     ref = sn.to_numpy(reference.parameters())
     for name, value in sn.to_numpy(m.parameters()).items():
         np.testing.assert_array_equal(value, ref[name])

@@ -68,16 +68,22 @@ def test_load_can_cast_dtype(tmp_path):
     m.save(tmp_path / "m.npz")
     loaded = sn.load(tmp_path / "m.npz", dtype="float32")
     assert loaded.parameters()["dense1.B"].dtype == np.float32
-    np.testing.assert_allclose(sn.to_numpy(loaded.predict_proba(X)), sn.to_numpy(m.predict_proba(X)), rtol=1e-4)
+    np.testing.assert_allclose(
+        sn.to_numpy(loaded.predict_proba(X)), sn.to_numpy(m.predict_proba(X)), rtol=1e-4
+    )
 
 
 def test_training_resumes_exactly(tmp_path):
     rng = np.random.default_rng(3)
     X, y = rng.normal(size=(80, 4)), rng.integers(0, 3, size=80)
     straight = sn.Model(hidden=(8,), dropout=0.2, batch_norm=True, seed=4)
-    straight.fit(X, y, epochs=4, batch_size=16, optimizer="adam", lr=sn.schedules.StepDecay(0.01, 0.5, 1))
+    straight.fit(
+        X, y, epochs=4, batch_size=16, optimizer="adam", lr=sn.schedules.StepDecay(0.01, 0.5, 1)
+    )
     first = sn.Model(hidden=(8,), dropout=0.2, batch_norm=True, seed=4)
-    first.fit(X, y, epochs=2, batch_size=16, optimizer="adam", lr=sn.schedules.StepDecay(0.01, 0.5, 1))
+    first.fit(
+        X, y, epochs=2, batch_size=16, optimizer="adam", lr=sn.schedules.StepDecay(0.01, 0.5, 1)
+    )
     first.save(tmp_path / "half.npz")
     resumed = sn.load(tmp_path / "half.npz")
     assert resumed.optimizer.iterations == first.optimizer.iterations
@@ -92,7 +98,9 @@ def test_save_without_optimizer(tmp_path):
     m.save(tmp_path / "small.npz", include_optimizer=False)
     loaded = sn.load(tmp_path / "small.npz")
     assert loaded.optimizer is None and loaded.epochs_done == 0
-    assert os.path.getsize(tmp_path / "small.npz") < os.path.getsize(_save(m, tmp_path / "full.npz"))
+    assert os.path.getsize(tmp_path / "small.npz") < os.path.getsize(
+        _save(m, tmp_path / "full.npz")
+    )
 
 
 def _save(m, path):

@@ -46,7 +46,7 @@ def test_activation_layer_multiplies_by_u_prime(rng):
     layer = Activation("tanh")
     layer.build(3, _ctx())
     Z = rng.normal(size=(4, 3))
-    H = layer.forward(Z)
+    np.testing.assert_allclose(layer.forward(Z), np.tanh(Z))
     E = rng.normal(size=(4, 3))
     np.testing.assert_allclose(layer.backward(E), E * (1 - np.tanh(Z) ** 2))
 
@@ -105,7 +105,9 @@ def test_batchnorm_inference_uses_running_statistics(rng):
     expected = np.array([[2.0 * 2.0 / np.sqrt(4 + 1e-5) + 0.5, 1.0 / np.sqrt(0.25 + 1e-5)]])
     np.testing.assert_allclose(layer.forward(Z, training=False), expected)
     E = np.ones((1, 2))
-    np.testing.assert_allclose(layer.backward(E), [[2.0 / np.sqrt(4 + 1e-5), 1 / np.sqrt(0.25 + 1e-5)]])
+    np.testing.assert_allclose(
+        layer.backward(E), [[2.0 / np.sqrt(4 + 1e-5), 1 / np.sqrt(0.25 + 1e-5)]]
+    )
 
 
 def test_batchnorm_backward_matches_the_compact_formula(rng):
@@ -135,7 +137,13 @@ def test_batchnorm_validation():
 
 
 @pytest.mark.parametrize(
-    "layer", [Dense(4, init="he_normal", l2=0.1, name="d"), Activation("gelu"), Dropout(0.3), BatchNorm(0.8, 1e-3)]
+    "layer",
+    [
+        Dense(4, init="he_normal", l2=0.1, name="d"),
+        Activation("gelu"),
+        Dropout(0.3),
+        BatchNorm(0.8, 1e-3),
+    ],
 )
 def test_layers_round_trip_through_config(layer):
     again = layer_from_config(layer.kind, layer.get_config())
@@ -151,12 +159,27 @@ def test_unbuilt_layer_and_bad_names():
 
 
 def test_custom_layer_stack_in_a_model(rng):
-    stack = [Dense(6), BatchNorm(), Activation("tanh"), Dropout(0.2), Dense(5, name="wide"), Activation("relu")]
+    stack = [
+        Dense(6),
+        BatchNorm(),
+        Activation("tanh"),
+        Dropout(0.2),
+        Dense(5, name="wide"),
+        Activation("relu"),
+    ]
     m = sn.Model(layers=stack, output="softmax", seed=0, dtype="float64")
     X, y = rng.normal(size=(12, 3)), rng.integers(0, 3, size=12)
     m.fit(X, y, epochs=2, batch_size=4)
     names = [ly.name for ly in m.layers]
-    assert names == ["dense1", "batchnorm1", "activation1", "dropout1", "wide", "activation2", "dense3"]
+    assert names == [
+        "dense1",
+        "batchnorm1",
+        "activation1",
+        "dropout1",
+        "wide",
+        "activation2",
+        "dense3",
+    ]
     assert stack[0].params == {}  # the model copies the layers; the user's objects stay unbuilt
     with pytest.raises(TypeError, match="sequence of scratchnet.layers.Layer"):
         sn.Model(layers=[Dense(3), "relu"])

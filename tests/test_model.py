@@ -16,7 +16,14 @@ def test_public_api_of_the_issue(rng):
     assert m.build(n_features=784, n_outputs=10) is m
     p = m.parameters()
     assert list(p) == ["dense1.B", "dense1.c", "dense2.B", "dense2.c", "dense3.B", "dense3.c"]
-    assert [tuple(v.shape) for v in p.values()] == [(784, 64), (64,), (64, 32), (32,), (32, 10), (10,)]
+    assert [tuple(v.shape) for v in p.values()] == [
+        (784, 64),
+        (64,),
+        (64, 32),
+        (32,),
+        (32, 10),
+        (10,),
+    ]
     assert all(v.dtype == np.float32 for v in p.values())
     m.set_parameters(p)
     X, y = rng.normal(size=(50, 784)), rng.integers(0, 10, size=50)
@@ -52,7 +59,9 @@ def test_set_parameters_errors():
         m.set_parameters({k: v for k, v in p.items() if k != "dense2.c"})
     with pytest.raises(ValueError, match=r"unexpected \['extra'\]"):
         m.set_parameters({**p, "extra": np.ones(1)})
-    with pytest.raises(ValueError, match=r"parameters\['dense1.B'\] has shape \(3, 2\), expected \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"parameters\['dense1.B'\] has shape \(3, 2\), expected \(2, 3\)"
+    ):
         m.set_parameters({**p, "dense1.B": np.ones((3, 2))})
     with pytest.raises(TypeError, match="dict name -> array"):
         m.set_parameters([1, 2])
@@ -202,7 +211,9 @@ def test_forward_and_backward_are_public(rng):
 def test_seed_none_still_trains_and_differs():
     a = sn.Model(hidden=(4,)).build(3, 2)
     b = sn.Model(hidden=(4,)).build(3, 2)
-    assert not np.array_equal(sn.to_numpy(a.parameters()["dense1.B"]), sn.to_numpy(b.parameters()["dense1.B"]))
+    assert not np.array_equal(
+        sn.to_numpy(a.parameters()["dense1.B"]), sn.to_numpy(b.parameters()["dense1.B"])
+    )
 
 
 def test_jax_arrays_are_never_written_in_place(rng):

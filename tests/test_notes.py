@@ -108,10 +108,14 @@ def test_softmax_mlp_equations_3_to_5(rng):
         np.testing.assert_allclose(sn.to_numpy(grads[name]), -value, rtol=1e-10, atol=1e-13)
 
     # the remark: the mean log-loss scales the final E (and so every gradient) by 1/N
-    mean_model = sn.Model(hidden=(K, M), activation="tanh", reduction="mean", dtype="float64", seed=1)
+    mean_model = sn.Model(
+        hidden=(K, M), activation="tanh", reduction="mean", dtype="float64", seed=1
+    )
     _, mean_grads = mean_model.loss_and_gradients(X, y)
     for name, value in notes.items():
-        np.testing.assert_allclose(sn.to_numpy(mean_grads[name]), -value / N, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(
+            sn.to_numpy(mean_grads[name]), -value / N, rtol=1e-10, atol=1e-14
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,7 +238,9 @@ def test_single_neuron_depth_3_closed_form(rng):
             "dense1.c": a * du(z3) * B3 * du(z2) * B2 * du(z1),
         }
         for name, value in expected.items():
-            np.testing.assert_allclose(grads[name][i].reshape(-1), np.reshape(value, -1), rtol=1e-12)
+            np.testing.assert_allclose(
+                grads[name][i].reshape(-1), np.reshape(value, -1), rtol=1e-12
+            )
 
 
 @pytest.mark.parametrize("J", [1, 2, 5, 8])
@@ -271,7 +277,9 @@ def test_output_gradients_sum_to_the_batch_gradient(rng):
     residual = sn.to_numpy(model.decision_function(X))[:, 0] - y
     _, grads = model.loss_and_gradients(X, y)
     for name, g in per_sample.items():
-        np.testing.assert_allclose(np.tensordot(residual, g, axes=1), sn.to_numpy(grads[name]), rtol=1e-10)
+        np.testing.assert_allclose(
+            np.tensordot(residual, g, axes=1), sn.to_numpy(grads[name]), rtol=1e-10
+        )
 
 
 def test_output_gradients_choose_the_output_unit(rng):
@@ -309,4 +317,6 @@ def test_hand_worked_two_unit_network():
     np.testing.assert_array_equal(model.errors["dense2"], [[1.0]])
     # one plain gradient step with lr 0.1: B1 <- B1 - 0.1 dB1
     model.fit(X, y, epochs=1, batch_size=None, optimizer="sgd", lr=0.1, shuffle=False)
-    np.testing.assert_allclose(sn.to_numpy(model.parameters()["dense1.B"]), [[0.9, -1.2], [0.3, 0.6]])
+    np.testing.assert_allclose(
+        sn.to_numpy(model.parameters()["dense1.B"]), [[0.9, -1.2], [0.3, 0.6]]
+    )

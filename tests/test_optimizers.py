@@ -157,7 +157,9 @@ def test_optimizer_state_persists_across_fits(rng):
 def test_schedule_values():
     assert Constant(0.1)(Clock(step=100)) == 0.1
     assert StepDecay(0.1, drop=0.5, every=10)(Clock(epoch=25)) == pytest.approx(0.025)
-    assert ExponentialDecay(1.0, rate=0.5, every=2.0)(Clock(progress=3.0)) == pytest.approx(0.5**1.5)
+    assert ExponentialDecay(1.0, rate=0.5, every=2.0)(Clock(progress=3.0)) == pytest.approx(
+        0.5**1.5
+    )
     assert InverseScaling(1.0, power=0.5)(Clock(step=3)) == pytest.approx(0.5)
     assert InverseScaling(1.0, power=1.0, unit="sample")(Clock(samples=9)) == pytest.approx(0.1)
     assert InverseScaling(1.0, power=1.0, unit="epoch")(Clock(epoch=1)) == pytest.approx(0.5)
@@ -197,7 +199,9 @@ def test_schedules_round_trip_through_config():
 def test_schedule_drives_training_lr(rng):
     X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, size=40)
     m = sn.Model(hidden=(4,), seed=0)
-    hist = m.fit(X, y, epochs=4, batch_size=10, optimizer=sn.SGD(lr=StepDecay(0.1, drop=0.5, every=1)))
+    hist = m.fit(
+        X, y, epochs=4, batch_size=10, optimizer=sn.SGD(lr=StepDecay(0.1, drop=0.5, every=1))
+    )
     assert hist.history["lr"] == pytest.approx([0.1, 0.05, 0.025, 0.0125])
     m2 = sn.Model(hidden=(4,), seed=0)
     h2 = m2.fit(X, y, epochs=3, batch_size=10, lr=CosineDecay(0.1, epochs=3))

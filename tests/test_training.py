@@ -120,7 +120,9 @@ def test_evaluate_classifier_matches_predictions():
     assert scores["accuracy"] > 0.9
     w = (y == 0).astype(float)  # weights on class 0 only
     weighted = m.evaluate(X, y, sample_weight=w)
-    assert weighted["accuracy"] == pytest.approx(float(np.mean(sn.to_numpy(m.predict(X))[y == 0] == 0)))
+    assert weighted["accuracy"] == pytest.approx(
+        float(np.mean(sn.to_numpy(m.predict(X))[y == 0] == 0))
+    )
 
 
 def test_validation_split_is_stratified():
@@ -148,9 +150,13 @@ def test_class_weight_and_sample_weight_change_the_objective():
     l0, _ = base.loss_and_gradients(X, y)
     weighted = base.copy()
     w = np.where(y == 0, 5.0, 1.0)
-    hist_w = weighted.fit(X, y, epochs=1, batch_size=None, optimizer="gd", lr=0.0 + 1e-12, sample_weight=w)
+    hist_w = weighted.fit(
+        X, y, epochs=1, batch_size=None, optimizer="gd", lr=0.0 + 1e-12, sample_weight=w
+    )
     cw = base.copy()
-    hist_c = cw.fit(X, y, epochs=1, batch_size=None, optimizer="gd", lr=1e-12, class_weight={0: 5.0})
+    hist_c = cw.fit(
+        X, y, epochs=1, batch_size=None, optimizer="gd", lr=1e-12, class_weight={0: 5.0}
+    )
     assert hist_w.history["loss"][0] == pytest.approx(hist_c.history["loss"][0], rel=1e-9)
     assert hist_w.history["loss"][0] != pytest.approx(l0, rel=1e-3)
     balanced = base.copy()
@@ -174,7 +180,9 @@ def test_early_stopping_patience_restores_best_weights():
     y_noisy = np.where(rng.random(200) < 0.3, rng.integers(0, 3, 200), y)
     m = sn.Model(hidden=(64, 64), seed=0)
     stop = sn.EarlyStopping(patience=3)
-    hist = m.fit(X, y_noisy, epochs=300, batch_size=8, lr=0.01, validation_split=0.3, callbacks=[stop])
+    hist = m.fit(
+        X, y_noisy, epochs=300, batch_size=8, lr=0.01, validation_split=0.3, callbacks=[stop]
+    )
     assert hist.stopped_by == "patience" and hist.stopped_epoch is not None
     assert len(hist.epoch) < 300
     best = int(np.argmin(hist.history["val_loss"]))
@@ -209,14 +217,16 @@ def test_early_stopping_rules_together_and_errors():
     with pytest.raises(ValueError, match="needs patience"):
         sn.EarlyStopping(patience=None, epsilon=None)
     with pytest.raises(ValueError, match="which fit\\(\\) does not log"):
-        sn.Model(hidden=(4,), seed=0).fit(X, y, epochs=2, callbacks=[sn.EarlyStopping(monitor="f1")])
+        sn.Model(hidden=(4,), seed=0).fit(
+            X, y, epochs=2, callbacks=[sn.EarlyStopping(monitor="f1")]
+        )
     acc = sn.EarlyStopping(patience=2, monitor="val_accuracy")
     sn.Model(hidden=(4,), seed=0).fit(X, y, epochs=3, validation_split=0.3, callbacks=[acc])
     assert acc.best == -max(acc.model.history.history["val_accuracy"][: acc.best_epoch + 1])
 
 
 def test_divergence_stops_cleanly_and_keeps_the_best_weights():
-    X, y = _blobs(100)
+    X, _ = _blobs(100)
     m = sn.Model(hidden=(16,), output="identity", seed=0)
     target = X[:, 0] * 1e3
     m.fit(X, target, epochs=2, batch_size=10, optimizer="sgd", lr=1e-6)

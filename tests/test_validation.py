@@ -27,7 +27,10 @@ def _x_calls(m):
         ("decision_function", lambda X: m.decision_function(X)),
         ("forward", lambda X: m.forward(X)),
         ("output_gradients", lambda X: m.output_gradients(X)),
-        ("loss_and_gradients", lambda X: m.loss_and_gradients(X, y3[: len(X)] if hasattr(X, "__len__") else y3)),
+        (
+            "loss_and_gradients",
+            lambda X: m.loss_and_gradients(X, y3[: len(X)] if hasattr(X, "__len__") else y3),
+        ),
         ("evaluate", lambda X: m.evaluate(X, y3[: len(X)] if hasattr(X, "__len__") else y3)),
         ("fit", lambda X: m.fit(X, y3[: len(X)] if hasattr(X, "__len__") else y3, epochs=1)),
     ]
@@ -35,12 +38,22 @@ def _x_calls(m):
 
 BAD_X = [
     ("1-D", np.ones(3), ValueError, r"must be 2-D.*reshape\(-1, 1\)"),
-    ("3-D", np.ones((3, 3, 1)), ValueError, r"must be 2-D of shape \(n_samples, n_features\), got shape \(3, 3, 1\)"),
+    (
+        "3-D",
+        np.ones((3, 3, 1)),
+        ValueError,
+        r"must be 2-D of shape \(n_samples, n_features\), got shape \(3, 3, 1\)",
+    ),
     ("empty", np.ones((0, 3)), ValueError, "X is empty: it has 0 samples"),
     ("wrong width", np.ones((3, 5)), ValueError, "X has 5 features, but the model was built for 3"),
     ("nan", np.array([[1.0, np.nan, 0.0]] * 3), ValueError, "X contains NaN or infinite"),
     ("inf", np.array([[1.0, np.inf, 0.0]] * 3), ValueError, "X contains NaN or infinite"),
-    ("strings", np.array([["a", "b", "c"]] * 3), TypeError, r"X must be a numeric array.*got dtype <U1"),
+    (
+        "strings",
+        np.array([["a", "b", "c"]] * 3),
+        TypeError,
+        r"X must be a numeric array.*got dtype <U1",
+    ),
     ("objects", np.array([[1, "x", None]] * 3, dtype=object), TypeError, "X must hold numbers"),
     ("complex", np.ones((3, 3), dtype=complex), TypeError, "X must be a numeric array"),
     ("scalar", 3.0, ValueError, "must be 2-D"),
@@ -69,7 +82,12 @@ BAD_Y = [
     ("wrong length", np.array([0, 1]), ValueError, "y has 2 rows but X has 3 samples"),
     ("nan", np.array([0.0, np.nan, 1.0]), ValueError, "y contains NaN"),
     ("strings", np.array(["a", "b", "c"]), TypeError, "y must be a numeric array"),
-    ("one-hot width", np.eye(3)[:, :2], ValueError, "one-hot targets have 2 columns, the model has 3"),
+    (
+        "one-hot width",
+        np.eye(3)[:, :2],
+        ValueError,
+        "one-hot targets have 2 columns, the model has 3",
+    ),
     ("3-D", np.zeros((3, 1, 1)), ValueError, r"y must have shape \(n,\) or \(n, k\)"),
     ("missing", None, ValueError, "y is required"),
 ]
@@ -119,8 +137,16 @@ def test_bad_fit_arguments(fitted):
         (dict(lr=-1.0), ValueError, "learning rate must be > 0.0"),
         (dict(callbacks=[print]), TypeError, "callbacks must be scratchnet Callback objects"),
         (dict(validation_data=np.ones(3)), TypeError, r"validation_data must be a tuple"),
-        (dict(validation_data=(np.ones((2, 4)), np.array([0, 1]))), ValueError, "X_val has 4 features"),
-        (dict(class_weight={7: 1.0}), ValueError, r"class_weight keys must be class indices in \[0, 3\)"),
+        (
+            dict(validation_data=(np.ones((2, 4)), np.array([0, 1]))),
+            ValueError,
+            "X_val has 4 features",
+        ),
+        (
+            dict(class_weight={7: 1.0}),
+            ValueError,
+            r"class_weight keys must be class indices in \[0, 3\)",
+        ),
         (dict(class_weight="even"), ValueError, "class_weight must be a dict or 'balanced'"),
         (dict(augment=3), TypeError, "augment must be a callable"),
     ]
@@ -144,7 +170,9 @@ def test_arrays_of_another_backend_are_refused(fitted):
     skip_unavailable("torch")
     import torch
 
-    with pytest.raises(TypeError, match=r"X is a torch array on cpu, but the model runs on numpy on cpu.*to_device"):
+    with pytest.raises(
+        TypeError, match=r"X is a torch array on cpu, but the model runs on numpy on cpu.*to_device"
+    ):
         fitted.predict(torch.ones((2, 3)))
     with pytest.raises(TypeError, match="X is a torch array"):
         fitted.fit(torch.ones((3, 3)), np.array([0, 1, 2]), epochs=1)

@@ -1,0 +1,236 @@
+"""Pictures where a picture beats a number: learning curves, decision boundaries, confusion matrices.
+
+Matplotlib is an optional dependency (``pip install 'scratchnet[plot]'``); it is imported when a
+plotting function is called, never by ``import scratchnet``. Each function returns the matplotlib
+``Figure`` and, given ``path``, saves it (PNG by suffix) and closes it.
+
+>>> import numpy as np, scratchnet as sn
+>>> X, y = sn.datasets.make_moons(200, noise=0.2, seed=0)
+>>> m = sn.Model(hidden=(16,), activation="tanh", seed=0)
+>>> hist = m.fit(X, y, epochs=20, batch_size=16, lr=0.01)
+>>> fig = sn.plots.plot_history(hist)             # doctest: +SKIP
+>>> fig = sn.plots.plot_decision_boundary(m, X, y)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .backends import to_numpy
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(f"plots need matplotlib: pip install 'scratchnet[plot]' ({exc})") from exc
+    return plt
+
+
+def _finish(fig: Any, path: str | os.PathLike | None) -> Any:
+    if path is not None:
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+        _pyplot().close(fig)
+    return fig
+
+
+def plot_history(
+    history: Any,
+    metrics: Sequence[str] | None = None,
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+) -> Any:
+    """Learning curves: one panel per metric, training and validation side by side.
+
+    Parameters
+    ----------
+    history : History or dict
+        What ``fit`` returned (or its ``.history`` dict).
+    metrics : sequence of str, optional
+        Base names to plot (default: ``loss`` and, when logged, ``accuracy``).
+    path : str or path-like, optional
+        Save the figure there (and close it).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    logs = history.history if hasattr(history, "history") else dict(history)
+    if not logs:
+        raise ValueError("the history is empty: train for at least one epoch first")
+    epochs = getattr(history, "epoch", None) or list(range(len(next(iter(logs.values())))))
+    if metrics is None:
+        metrics = [m for m in ("loss", "accuracy", "r2") if m in logs or f"val_{m}" in logs]
+    metrics = [m for m in metrics if m in logs or f"val_{m}" in logs]
+    if not metrics:
+        raise ValueError(f"none of the requested metrics were logged; logged: {sorted(logs)}")
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    x = np.asarray(epochs) + 1
+    best = getattr(history, "best_epoch", None)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for key, style in ((metric, "-"), (f"val_{metric}", "--")):
+            if key in logs:
+                ax.plot(x, logs[key], style, marker="o", markersize=3, label=key)
+        if best is not None:
+            ax.axvline(best + 1, color="grey", linestyle=":", label=f"restored (epoch {best + 1})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    stopped = getattr(history, "stopped_by", None)
+    heading = title or "learning curves"
+    if stopped:
+        heading += f" (stopped: {stopped})"
+    fig.suptitle(heading)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_histories(
+    histories: dict[str, Any],
+    metric: str = "val_loss",
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+) -> Any:
+    """One metric of several fits in one panel, e.g. validation losses of competing regularisers.
+
+    Parameters
+    ----------
+    histories : dict of str -> History
+        Curve label -> what ``fit`` returned.
+    metric : str
+        A logged key (``"val_loss"``, ``"accuracy"``, ...).
+    path, title : optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, hist in histories.items():
+        if metric not in hist.history:
+            raise ValueError(f"{label!r} did not log {metric!r}; it logged {sorted(hist.history)}")
+        ax.plot([e + 1 for e in hist.epoch], hist.history[metric], label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(title or metric)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_decision_boundary(
+    model: Any,
+    X: Any,
+    y: Any,
+    resolution: int = 200,
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+    ax: Any = None,
+) -> Any:
+    """Predicted classes over the plane, with the data on top (2-D inputs only).
+
+    Parameters
+    ----------
+    model : Model or estimator
+        Anything with ``predict`` on (n, 2) arrays.
+    X : array of shape (n, 2)
+    y : array of shape (n,)
+    resolution : int
+        Grid points per axis.
+    path, title : optional
+    ax : matplotlib Axes, optional
+        Draw into it instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    X, y = to_numpy(X), to_numpy(y)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"decision boundaries need 2-D inputs of shape (n, 2), got {X.shape}")
+    pad = 0.1 * (X.max(axis=0) - X.min(axis=0)) + 1e-9
+    lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
+    gx, gy = np.meshgrid(
+        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    )
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    zz = to_numpy(model.predict(grid)).reshape(gx.shape)
+    plt = _pyplot()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 4.5))
+    else:
+        fig = ax.figure
+    ax.contourf(gx, gy, zz, alpha=0.3, cmap="coolwarm")
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=14)
+    ax.set_title(title or "decision boundary")
+    return _finish(fig, path)
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
+    """Counts C[i, j] of samples of true class i predicted as j.
+
+    >>> confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2]).tolist()
+    [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    """
+    t = np.asarray(to_numpy(y_true)).astype(np.int64).ravel()
+    p = np.asarray(to_numpy(y_pred)).astype(np.int64).ravel()
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has {t.size} labels, y_pred {p.size}")
+    k = n_classes or int(max(t.max(initial=0), p.max(initial=0))) + 1
+    out = np.zeros((k, k), dtype=np.int64)
+    np.add.at(out, (t, p), 1)
+    return out
+
+
+def plot_confusion_matrix(
+    y_true: Any,
+    y_pred: Any,
+    labels: Sequence[str] | None = None,
+    normalize: bool = False,
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+) -> Any:
+    """Heat map of `confusion_matrix`, counts (or row shares) written in each cell.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    cm = confusion_matrix(y_true, y_pred, len(labels) if labels is not None else None)
+    values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    plt = _pyplot()
+    k = cm.shape[0]
+    fig, ax = plt.subplots(figsize=(0.5 * k + 3, 0.5 * k + 2.5))
+    image = ax.imshow(values, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    names = list(labels) if labels is not None else [str(i) for i in range(k)]
+    ax.set_xticks(range(k), names, rotation=45 if k > 6 else 0)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = values.max() / 2 if values.size else 0
+    for i in range(k):
+        for j in range(k):
+            text = f"{values[i, j]:.2f}" if normalize else str(cm[i, j])
+            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                    color="white" if values[i, j] > threshold else "black")  # fmt: skip
+    accuracy = np.trace(cm) / max(cm.sum(), 1)
+    ax.set_title(title or f"confusion matrix (accuracy {accuracy:.3f})")
+    fig.tight_layout()
+    return _finish(fig, path)
