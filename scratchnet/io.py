@@ -230,7 +230,7 @@ def model_from_payload(
             hidden=mc["hidden"],
             activation=mc["activation"],
             output=mc["output"],
-            layers=layers[:-1],
+            layers=layers[:-1] if mc.get("custom_layers", True) else None,
             init=mc.get("init"),
             l2=mc["l2"],
             dropout=mc["dropout"],

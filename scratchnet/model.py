@@ -129,6 +129,11 @@ class Model:
         self._device_seed = int(device_seq.generate_state(1)[0])
         self.rng = self.backend.make_rng(self._device_seed)
 
+        self._init_kwargs = {
+            "hidden": self.hidden, "activation": self.activation, "output": output,
+            "layers": layers, "init": init, "l2": self.l2, "dropout": self.dropout,
+            "batch_norm": self.batch_norm, "reduction": reduction, "dtype": dtype, "seed": seed,
+        }  # fmt: skip
         self.layers: list[Layer] = []
         self.n_features: int | None = None
         self.n_outputs: int | None = None
@@ -554,6 +559,7 @@ class Model:
             "reduction": self.reduction,
             "dtype": self.dtype_name,
             "seed": self.seed,
+            "custom_layers": self._init_kwargs["layers"] is not None,
         }
 
     def summary(self, print_fn: Any = print) -> str:
@@ -586,8 +592,18 @@ class Model:
             print_fn(text)
         return text
 
+    def __reduce__(self):
+        """Pickling (and ``copy.deepcopy``) go through the save format: configuration plus host
+        arrays, so models of any backend pickle, and unpickle onto the same backend and device."""
+        where = (self.backend.name, self.backend.device_spec())
+        if not self.built:
+            return (_unpickle_unbuilt, (self._init_kwargs, *where))
+        from .io import model_payload
+
+        return (_unpickle_built, (*model_payload(self, include_optimizer=True), *where))
+
     def __repr__(self) -> str:
-        if self._custom_layers is not None:
+        if self._init_kwargs["layers"] is not None:
             arch = f"layers=[{len(self._custom_layers)} custom]"
         else:
             arch = f"hidden={self.hidden}, activation={self.activation[0] if len(set(self.activation)) == 1 else self.activation}"
@@ -647,3 +663,13 @@ def _default_init(following: list[Layer]) -> str:
         if isinstance(layer, Dense):
             break
     return "xavier_uniform"
+
+
+def _unpickle_unbuilt(kwargs: dict, backend: str, device: Any) -> Model:
+    return Model(**kwargs, backend=backend, device=device)
+
+
+def _unpickle_built(config: dict, arrays: dict, backend: str, device: Any) -> Model:
+    from .io import model_from_payload
+
+    return model_from_payload(config, arrays, backend, device, source="pickle")

@@ -198,6 +198,8 @@ class ReduceOnPlateau(Schedule):
         data) the training ``"loss"`` is used.
     min_lr : float
         Floor of the rate.
+    mode : {"min", "max"}
+        Whether the monitored value should go down (losses) or up (accuracies, scores).
     """
 
     name = "plateau"
@@ -210,8 +212,12 @@ class ReduceOnPlateau(Schedule):
         min_delta: float = 1e-4,
         monitor: str = "val_loss",
         min_lr: float = 0.0,
+        mode: str = "min",
     ) -> None:
         super().__init__(initial)
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.mode = mode
         self.factor = check_float(factor, "factor", 0.0, 1.0, low_open=True, high_open=True)
         self.patience = check_positive_int(patience, "patience")
         self.min_delta = check_float(min_delta, "min_delta", 0.0)
@@ -228,6 +234,8 @@ class ReduceOnPlateau(Schedule):
         value = logs.get(self.monitor, logs.get("loss"))
         if value is None or not math.isfinite(value):
             return
+        if self.mode == "max":
+            value = -value
         if value < self.best - self.min_delta:
             self.best, self.wait = value, 0
             return
@@ -243,6 +251,7 @@ class ReduceOnPlateau(Schedule):
             "min_delta": self.min_delta,
             "monitor": self.monitor,
             "min_lr": self.min_lr,
+            "mode": self.mode,
         }
 
     def get_config(self):

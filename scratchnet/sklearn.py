@@ -418,7 +418,7 @@ class _BaseMLP(BaseEstimator):
 
     def _check_X(self, X: Any) -> Any:
         """Features for prediction: host data through scikit-learn's checks, or a device array."""
-        check_is_fitted(self)
+        check_is_fitted(self, "model_")
         if self._is_device_array(X, self.model_.backend.name):
             return self._check_device_X(X, reset=False)
         return validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
@@ -436,12 +436,14 @@ class _BaseMLP(BaseEstimator):
         hidden, acts, rates = self._architecture()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
-        first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
-        if not first_pass and self.model_.hidden != hidden:
+        if self.early_stopping and self.validation_fraction <= 0:
             raise ValueError(
-                f"hidden_layer_sizes={hidden} differs from the fitted network's "
-                f"{self.model_.hidden}; refit with warm_start=False to change the architecture"
+                "validation_fraction must be > 0 when early_stopping=True, got "
+                f"{self.validation_fraction}"
             )
+        first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        if not first_pass:
+            self._check_same_architecture(hidden, acts, rates)
         X, y = self._check_X_y(X, y, reset=first_pass)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -453,6 +455,7 @@ class _BaseMLP(BaseEstimator):
                 sample_weight, rows, dtype=np.float64, ensure_non_negative=True
             )
         targets, n_outputs, stratify = self._prepare_targets(y, first_pass, incremental, classes)
+        class_weight = self._core_class_weight(incremental)
 
         if first_pass:
             self._initialize(hidden, acts, rates, int(X.shape[1]), n_outputs)
@@ -467,11 +470,6 @@ class _BaseMLP(BaseEstimator):
         validation = None
         X_train, y_train, w_train = X, targets, w
         if self.early_stopping:
-            if self.validation_fraction <= 0:
-                raise ValueError(
-                    "validation_fraction must be > 0 when early_stopping=True, got "
-                    f"{self.validation_fraction}"
-                )
             train_idx, val_idx = split_indices(
                 n, self.validation_fraction, model.shuffle_rng, stratify
             )
@@ -489,11 +487,8 @@ class _BaseMLP(BaseEstimator):
                 self._best_snapshot = model.snapshot()
             self.best_loss_ = None
         elif self.best_loss_ is None:  # warm start after a fit with early stopping
-            self.best_loss_, self.validation_scores_, self.best_validation_score_ = (
-                np.inf,
-                None,
-                None,
-            )
+            self.best_loss_ = np.inf
+            self.validation_scores_ = self.best_validation_score_ = None
 
         n_train = int(X_train.shape[0])
         if self.batch_size == "auto":
@@ -517,7 +512,7 @@ class _BaseMLP(BaseEstimator):
             batch_size=batch_size,
             optimizer=optimizer,
             shuffle=bool(self.shuffle),
-            class_weight=self._core_class_weight(incremental),
+            class_weight=class_weight,
             sample_weight=w_train,
             callbacks=[rule],
         )
@@ -531,6 +526,22 @@ class _BaseMLP(BaseEstimator):
                 stacklevel=3,
             )
         return self
+
+    def _check_same_architecture(
+        self, hidden: tuple[int, ...], acts: tuple[str, ...], rates: tuple[float, ...]
+    ) -> None:
+        """warm_start and partial_fit continue the fitted network, which cannot change shape."""
+        model = self.model_
+        fitted = (model.hidden, model.activation, model.dropout, model.batch_norm)
+        if fitted != (hidden, acts, rates, bool(self.batch_norm)):
+            raise ValueError(
+                "warm_start and partial_fit continue the fitted network (hidden_layer_sizes="
+                f"{model.hidden}, activation={model.activation}, dropout={model.dropout}, "
+                f"batch_norm={model.batch_norm}), but the parameters now ask for "
+                f"hidden_layer_sizes={hidden}, activation={acts}, dropout={rates}, "
+                f"batch_norm={bool(self.batch_norm)}; refit with warm_start=False to change "
+                "the architecture"
+            )
 
     def _initialize(
         self,
@@ -573,6 +584,7 @@ class _BaseMLP(BaseEstimator):
             self._best_snapshot = None
 
     def _core_class_weight(self, incremental: bool) -> Any:
+        """``class_weight`` in `Model.fit`'s terms (class indices); regressors have none."""
         return None
 
     # ------------------------------------------------------------------------------------------
@@ -618,7 +630,7 @@ class _BaseMLP(BaseEstimator):
     @property
     def out_activation_(self) -> str:
         """Output function: ``"softmax"``, ``"logistic"`` or ``"identity"``."""
-        check_is_fitted(self)
+        check_is_fitted(self, "model_")
         return {"sigmoid": "logistic"}.get(self.model_.output, self.model_.output)
 
     # ------------------------------------------------------------------------------------------
@@ -717,6 +729,7 @@ _COMMON_PARAMS_DOC = """
         Print the loss (and validation score) after each epoch.
     warm_start : bool, default=False
         Continue from the fitted network instead of starting afresh (a new optimiser each fit).
+        A continued network keeps the architecture, backend and dtype of its first fit.
     momentum : float in [0, 1), default=0.9
         SGD momentum.
     nesterovs_momentum : bool, default=True

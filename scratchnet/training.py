@@ -150,12 +150,12 @@ def fit(
         model.backend.synchronize()
         logs["seconds"] = time.perf_counter() - start
         model.epochs_done += 1
-        model.optimizer.schedule.on_epoch_end(epoch, logs)
         if not guard.check(logs):
             history.on_epoch_end(epoch, logs)
             break
         for cb in every:
             cb.on_epoch_end(epoch, logs)
+        model.optimizer.schedule.on_epoch_end(epoch, logs)  # after callbacks: they may add metrics
         if model.stop_training:
             break
     end: dict[str, Any] = {}
@@ -271,7 +271,8 @@ def evaluate_arrays(model: Any, Xd: Array, Y: Array, w: np.ndarray | None) -> di
             correct = correct + head.correct(F, Yc, None if w_dev is None else w_dev[start:stop])
         else:
             R = F - Yc
-            sq_res = sq_res + xp.sum(R * R, axis=0)
+            R2 = R * R if w_dev is None else R * R * xp.expand_dims(w_dev[start:stop], axis=1)
+            sq_res = sq_res + xp.sum(R2, axis=0)
     for layer in model.layers:
         layer.clear_cache()
     total_w = float(n if w is None else w.sum())
@@ -280,11 +281,13 @@ def evaluate_arrays(model: Any, Xd: Array, Y: Array, w: np.ndarray | None) -> di
     if head.is_classifier:
         out["accuracy"] = float(correct) / total_w
     else:
-        mean = xp.mean(Y, axis=0)
-        D = Y - mean
-        ss_tot = model.backend.to_numpy(xp.sum(D * D, axis=0)).astype(np.float64)
+        # R^2 = 1 - SS_res / SS_tot per output (weighted where weights are given), averaged
+        Yh = model.backend.to_numpy(Y).astype(np.float64)
+        wh = np.ones(n) if w is None else w
+        D = Yh - np.average(Yh, axis=0, weights=wh)
+        ss_tot = (wh[:, None] * D * D).sum(axis=0)
         ss_res = model.backend.to_numpy(sq_res).astype(np.float64)
-        out["mse"] = float(ss_res.sum() / (n * ss_res.size))
+        out["mse"] = float(ss_res.sum() / (total_w * ss_res.size))
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 0.0)
         out["r2"] = float(r2.mean())

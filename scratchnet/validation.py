@@ -170,7 +170,7 @@ def sample_weights(w: Any, n_samples: int, name: str = "sample_weight") -> np.nd
     if (arr < 0).any():
         raise ValueError(f"{name} must be >= 0, found {arr.min()}")
     if not arr.sum() > 0:
-        raise ValueError(f"{name} sums to 0: at least one sample needs a positive weight")
+        raise ValueError(f"{name} sums to zero: at least one sample needs a positive weight")
     return arr
 
 

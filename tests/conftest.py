@@ -56,3 +56,10 @@ def rng():
 def tolerance(dtype: str) -> float:
     """Relative tolerance for comparing a backend with NumPy in this dtype."""
     return 1e-10 if dtype == "float64" else 1e-4
+
+
+def pytest_report_header(config):
+    lines = ["scratchnet backends (tests of unavailable ones are skipped):"]
+    for name, status in _STATUS.items():
+        lines.append(f"  {name:<17} {'available' if status.available else 'skipped: ' + status.reason}")
+    return lines

@@ -222,3 +222,21 @@ def test_jax_arrays_are_never_written_in_place(rng):
     m = sn.Model(hidden=(4,), backend="jax", seed=0, dropout=0.2)
     hist = m.fit(X, y, epochs=2, batch_size=5, optimizer="adamw")
     assert np.isfinite(hist.history["loss"]).all()
+
+
+def test_models_pickle_and_deepcopy_on_any_backend(backend, rng):
+    import copy
+    import pickle
+
+    X, y = rng.normal(size=(20, 3)), rng.integers(0, 3, size=20)
+    m = sn.Model(hidden=(5,), batch_norm=True, backend=backend, seed=0)
+    unbuilt = pickle.loads(pickle.dumps(m))
+    assert not unbuilt.built and unbuilt.backend == backend and unbuilt.hidden == (5,)
+    m.fit(X, y, epochs=2, batch_size=5)
+    for twin in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+        assert twin.backend == backend and twin.epochs_done == 2
+        np.testing.assert_array_equal(
+            sn.to_numpy(twin.predict_proba(X)), sn.to_numpy(m.predict_proba(X))
+        )
+        assert twin.optimizer.iterations == m.optimizer.iterations
+    assert "hidden=(5,)" in repr(pickle.loads(pickle.dumps(m)))

@@ -216,3 +216,14 @@ def test_reduce_on_plateau_in_fit(rng):
     hist = m.fit(X, y, epochs=4, batch_size=10, lr=sched, validation_split=0.25)
     # epoch 0 sets the best value; each later epoch fails to improve and halves the rate
     assert hist.history["lr"] == pytest.approx([0.01, 0.01, 0.005, 0.0025])
+
+
+def test_reduce_on_plateau_can_maximise():
+    sched = ReduceOnPlateau(
+        1.0, factor=0.5, patience=1, min_delta=0.0, monitor="val_accuracy", mode="max"
+    )
+    for epoch, acc in enumerate([0.5, 0.6, 0.6]):
+        sched.on_epoch_end(epoch, {"loss": 1.0, "val_accuracy": acc})
+    assert sched(Clock()) == 0.5  # 0.6 did not beat 0.6
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+        ReduceOnPlateau(1.0, mode="up")

@@ -314,3 +314,19 @@ def test_digits_reach_a_sane_accuracy():
     m = sn.Model(hidden=(64,), seed=0)
     m.fit(Xtr, ytr, epochs=15, batch_size=32, optimizer="adam", lr=3e-3)
     assert m.evaluate(Xte, yte)["accuracy"] > 0.9
+
+
+def test_weighted_regression_scores_match_scikit_learn():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 2)), rng.normal(size=50)
+    w = rng.random(50)
+    m = sn.Model(hidden=(4,), output="identity", dtype="float64", seed=0)
+    m.fit(X, y, epochs=2)
+    pred = sn.to_numpy(m.predict(X))
+    scores = m.evaluate(X, y, sample_weight=w)
+    assert scores["r2"] == pytest.approx(metrics.r2_score(y, pred, sample_weight=w), rel=1e-10)
+    assert scores["mse"] == pytest.approx(
+        metrics.mean_squared_error(y, pred, sample_weight=w), rel=1e-10
+    )
+    assert m.evaluate(X, y)["r2"] == pytest.approx(metrics.r2_score(y, pred), rel=1e-10)

@@ -115,7 +115,7 @@ def test_bad_sample_weights(fitted):
     X, y = np.ones((3, 3)), np.array([0, 1, 2])
     cases = [
         (np.array([1.0, -1.0, 1.0]), "sample_weight must be >= 0"),
-        (np.zeros(3), "sample_weight sums to 0"),
+        (np.zeros(3), "sample_weight sums to zero"),
         (np.ones(2), r"sample_weight must have shape \(3,\)"),
         (np.array([1.0, np.nan, 1.0]), "sample_weight contains NaN"),
     ]

@@ -174,6 +174,15 @@ class Backend(ABC):
         """A short human-readable description, e.g. ``"numpy on cpu"``."""
         return f"{self.name} on {self.device}"
 
+    def device_spec(self) -> Any:
+        """A plain value (str or int) that `get_backend` turns back into this device."""
+        return str(self.device)
+
+    def __reduce__(self):
+        from .registry import get_backend
+
+        return (get_backend, (self.name, self.device_spec()))
+
     def __repr__(self) -> str:
         return f"Backend({self.name!r}, device={self.device!r})"
 

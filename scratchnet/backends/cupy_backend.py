@@ -115,6 +115,9 @@ class CupyBackend(Backend):
     def describe(self) -> str:
         return f"cupy on cuda:{self.device.id}"
 
+    def device_spec(self) -> int:
+        return int(self.device.id)
+
 
 def _device_index(device: Any) -> int:
     """Parse ``None``, ``0``, ``"cuda"``, ``"cuda:1"``, ``"gpu:1"`` or a CuPy device into an index."""

@@ -99,6 +99,9 @@ class JaxBackend(Backend):
     def make_rng(self, seed: int) -> DeviceRNG:
         return JaxRNG(self._jax, self.device, seed)
 
+    def device_spec(self) -> str:
+        return f"{self.device.platform}:{self.device.id}"
+
 
 def _resolve_device(jax: Any, device: Any) -> Any:
     if device is None:

@@ -58,3 +58,6 @@ class StrictBackend(Backend):
 
     def to_numpy(self, x):
         return np.from_dlpack(x).copy()
+
+    def device_spec(self) -> str:
+        return str(self.device._device)
