@@ -98,3 +98,16 @@ def test_register_custom_activation_trains_and_checks():
         from scratchnet import activations
 
         activations._REGISTRY.pop(name, None)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fused_backward_equals_e_times_derivative(name, backend):
+    act = get_activation(name)
+    rng = np.random.default_rng(1)
+    dt = backend.dtype("float64")
+    z = backend.asarray(rng.normal(size=(6, 5)), dtype=dt)
+    e = backend.asarray(rng.normal(size=(6, 5)), dtype=dt)
+    h = act.forward(z)
+    np.testing.assert_allclose(
+        sn.to_numpy(act.backprop(e, z, h)), sn.to_numpy(e * act.derivative(z, h)), rtol=1e-15
+    )

@@ -2,8 +2,8 @@
 
 A plain NumPy Adam step allocates several temporaries per parameter; freeing and faulting them in
 again costs as much as the matrix products of the step. These kernels write into the state arrays
-and into one reusable scratch buffer per shape instead. They compute the same formulas as
-`PortableKernels` (checked in ``tests/test_kernels.py``).
+and into one reusable scratch buffer per shape instead. They compute the same formulas, in the
+same order, as `PortableKernels` (checked in ``tests/test_optimizers.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ class UfuncKernels(PortableKernels):
         self._buffers: dict[tuple, Array] = {}
 
     def _scratch(self, like: Array) -> Array:
-        key = (like.shape, str(like.dtype))
+        """One reusable temporary per shape and dtype (parameters are updated one at a time)."""
+        key = (tuple(like.shape), str(like.dtype))
         buf = self._buffers.get(key)
         if buf is None:
             buf = self._u.empty_like(like)
@@ -40,9 +41,9 @@ class UfuncKernels(PortableKernels):
         return buf
 
     def sgd(self, p, g, lr):
-        t = self._scratch(p)
-        self._u.multiply(g, lr, out=t)
-        self._u.subtract(p, t, out=p)
+        u, t = self._u, self._scratch(p)
+        u.multiply(g, lr, out=t)
+        u.subtract(p, t, out=p)
         return p
 
     def momentum(self, p, g, v, lr, mu, nesterov):
@@ -50,7 +51,7 @@ class UfuncKernels(PortableKernels):
         u.multiply(v, mu, out=v)
         u.multiply(g, lr, out=t)
         u.subtract(v, t, out=v)
-        if nesterov:
+        if nesterov:  # p + mu v - lr g
             u.multiply(v, mu, out=t)
             u.add(p, t, out=p)
             u.multiply(g, lr, out=t)
@@ -85,14 +86,14 @@ class UfuncKernels(PortableKernels):
 
     def adam(self, p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
         u, t = self._u, self._scratch(p)
-        u.multiply(m, beta1, out=m)
+        u.multiply(m, beta1, out=m)  # m <- b1 m + (1 - b1) g
         u.multiply(g, 1.0 - beta1, out=t)
         u.add(m, t, out=m)
-        u.multiply(v, beta2, out=v)
+        u.multiply(v, beta2, out=v)  # v <- b2 v + (1 - b2) g^2
         u.multiply(g, g, out=t)
         u.multiply(t, 1.0 - beta2, out=t)
         u.add(v, t, out=v)
-        u.sqrt(v, out=t)
+        u.sqrt(v, out=t)  # p <- p - (lr / c1) m / (sqrt(v / c2) + eps)
         u.multiply(t, 1.0 / correction2**0.5, out=t)
         u.add(t, eps, out=t)
         u.divide(m, t, out=t)

@@ -44,7 +44,7 @@ class Activation(Layer):
         return out
 
     def backward(self, E: Array, need_input_grad: bool = True) -> Array | None:
-        return E * self.fn.derivative(self._cache_Z, self._cache_H)
+        return self.fn.backprop(E, self._cache_Z, self._cache_H)
 
     def get_config(self) -> dict[str, Any]:
         return {"activation": self.fn.name, **({"name": self.name} if self.name else {})}
