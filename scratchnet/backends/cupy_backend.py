@@ -67,7 +67,8 @@ class CupyRNG(DeviceRNG):
     def set_state(self, state: dict) -> None:
         self._seed = int(state["seed"])
         self._draws = int(state["draws"])
-        self._gen = self._cupy.random.default_rng([self._seed, self._draws])
+        mixed = np.random.SeedSequence([self._seed, self._draws]).generate_state(1)[0]
+        self._gen = self._cupy.random.default_rng(int(mixed))
 
 
 class CupyBackend(Backend):
