@@ -39,6 +39,7 @@ True
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -177,7 +178,7 @@ class _StoppingRule(Callback):
             self.converged = True
 
 
-class _BaseMLP(BaseEstimator):
+class _BaseMLP(BaseEstimator, ABC):
     """Shared machinery of `MLPClassifier` and `MLPRegressor` (not for direct use)."""
 
     _parameter_constraints: ClassVar[dict] = {
@@ -280,15 +281,15 @@ class _BaseMLP(BaseEstimator):
     # what subclasses define
     _head: str = ""
 
+    @abstractmethod
     def _prepare_targets(
         self, y: Any, first_pass: bool, incremental: bool, classes: Any
     ) -> tuple[np.ndarray, int, np.ndarray | None]:
         """(targets for `Model.fit`, number of outputs, stratification labels or None)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _validation_score(self, X_val: Any, y_val: np.ndarray, w_val: np.ndarray | None) -> float:
         """scikit-learn's ``score`` on the held-out part, from device features."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------
     # hyperparameters
