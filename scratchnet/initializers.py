@@ -17,7 +17,9 @@ he_uniform     B ~ U(-sqrt(6 / fan_in), sqrt(6 / fan_in))
 
 ``glorot_normal`` and ``glorot_uniform`` are aliases of the Xavier pair.
 
->>> import numpy as np
+>>> from typing import Any
+
+import numpy as np
 >>> from scratchnet.initializers import get_initializer
 >>> B = get_initializer("he_normal")((784, 256), np.random.default_rng(0))
 >>> B.shape, round(float(B.var() * 784 / 2), 1)
@@ -29,6 +31,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +56,10 @@ class Initializer(ABC):
     def sample(self, shape, fan_in, fan_out, rng) -> np.ndarray:
         """Draw an array of ``shape`` given the fans."""
 
+    def get_config(self) -> dict[str, Any]:
+        """``{"name": ..., **arguments}``, JSON-serialisable; `get_initializer` accepts it."""
+        return {"name": self.name}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -71,11 +78,14 @@ class Constant(Initializer):
 
     name = "constant"
 
-    def __init__(self, value: float) -> None:
+    def __init__(self, value: float = 0.0) -> None:
         self.value = float(value)
 
     def sample(self, shape, fan_in, fan_out, rng):
         return np.full(shape, self.value)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value}
 
     def __repr__(self) -> str:
         return f"Constant({self.value})"
@@ -94,6 +104,9 @@ class Normal(Initializer):
     def sample(self, shape, fan_in, fan_out, rng):
         return rng.normal(0.0, self.std, size=shape)
 
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "std": self.std}
+
     def __repr__(self) -> str:
         return f"Normal(std={self.std})"
 
@@ -110,6 +123,9 @@ class Uniform(Initializer):
 
     def sample(self, shape, fan_in, fan_out, rng):
         return rng.uniform(-self.limit, self.limit, size=shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "limit": self.limit}
 
     def __repr__(self) -> str:
         return f"Uniform(limit={self.limit})"
@@ -178,6 +194,7 @@ _CLASSES = {
     cls.name: cls
     for cls in (
         Zeros,
+        Constant,
         Normal,
         Uniform,
         LecunNormal,
@@ -190,7 +207,9 @@ _CLASSES = {
 }
 ALIASES = {"glorot_normal": "xavier_normal", "glorot_uniform": "xavier_uniform", "random": "normal"}
 
-InitializerLike = str | Initializer | Callable[[tuple[int, ...], np.random.Generator], np.ndarray]
+InitializerLike = (
+    str | dict | Initializer | Callable[[tuple[int, ...], np.random.Generator], np.ndarray]
+)
 
 
 def initializer_names() -> list[str]:
@@ -199,7 +218,20 @@ def initializer_names() -> list[str]:
 
 
 def get_initializer(spec: InitializerLike) -> Callable:
-    """An initialiser from a name, an `Initializer`, or any callable ``(shape, rng) -> ndarray``."""
+    """An initialiser from a name (``"he_normal"``), a configuration (``{"name": "normal",
+    "std": 0.1}``), an `Initializer`, or any callable ``(shape, rng) -> ndarray``."""
+    if isinstance(spec, dict):
+        args = dict(spec)
+        name = args.pop("name", None)
+        key = ALIASES.get(name, name)
+        if key not in _CLASSES:
+            raise ValueError(
+                f"unknown initializer {name!r}; valid names are {', '.join(initializer_names())}"
+            )
+        try:
+            return _CLASSES[key](**args)
+        except TypeError as exc:
+            raise ValueError(f"bad arguments for initializer {name!r}: {exc}") from exc
     if isinstance(spec, str):
         key = ALIASES.get(spec, spec)
         if key not in _CLASSES:
@@ -214,8 +246,13 @@ def get_initializer(spec: InitializerLike) -> Callable:
     )
 
 
-def initializer_name(spec: InitializerLike) -> str | None:
-    """The registry name of an initialiser spec, or None for a custom callable."""
-    if isinstance(spec, str):
+def initializer_config(spec: InitializerLike | None) -> str | dict | None:
+    """What a saved model records of an initialiser: the name or the configuration of a built-in
+    one, None for a custom callable (whose draws are in the saved weights anyway)."""
+    if spec is None or isinstance(spec, str):
         return spec
-    return getattr(spec, "name", None) or None
+    if isinstance(spec, dict):
+        return dict(spec)
+    if isinstance(spec, Initializer) and spec.name in _CLASSES:
+        return spec.get_config()
+    return None

@@ -19,7 +19,7 @@ from . import validation as check
 from .activations import get_activation
 from .backends import Backend, get_backend, to_device
 from .heads import Head, get_head
-from .initializers import get_initializer
+from .initializers import get_initializer, initializer_config
 from .layers import Activation, BatchNorm, BuildContext, Dense, Dropout, Layer
 from .regularization import l2_gradient, l2_penalty
 
@@ -552,7 +552,7 @@ class Model:
             "hidden": list(self.hidden),
             "activation": list(self.activation),
             "output": self.head.name,
-            "init": self.init if isinstance(self.init, str) or self.init is None else None,
+            "init": initializer_config(self.init),
             "l2": self.l2,
             "dropout": list(self.dropout),
             "batch_norm": self.batch_norm,

@@ -182,6 +182,39 @@ def plot_decision_boundary(
     return _finish(fig, path)
 
 
+def plot_decision_boundaries(
+    models: dict[str, Any],
+    X: Any,
+    y: Any,
+    resolution: int = 150,
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+) -> Any:
+    """`plot_decision_boundary` for several models side by side (one panel each).
+
+    Parameters
+    ----------
+    models : dict of str -> model
+        Panel title -> anything with ``predict`` on (n, 2) arrays.
+    X : array of shape (n, 2)
+    y : array of shape (n,)
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not models:
+        raise ValueError("models is empty: give at least one label -> model")
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4), squeeze=False)
+    for ax, (label, model) in zip(axes[0], models.items(), strict=True):
+        plot_decision_boundary(model, X, y, resolution=resolution, title=label, ax=ax)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
 def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
     """Counts C[i, j] of samples of true class i predicted as j.
 

@@ -61,5 +61,7 @@ def tolerance(dtype: str) -> float:
 def pytest_report_header(config):
     lines = ["scratchnet backends (tests of unavailable ones are skipped):"]
     for name, status in _STATUS.items():
-        lines.append(f"  {name:<17} {'available' if status.available else 'skipped: ' + status.reason}")
+        lines.append(
+            f"  {name:<17} {'available' if status.available else 'skipped: ' + status.reason}"
+        )
     return lines

@@ -7,7 +7,7 @@ import pytest
 
 import scratchnet as sn
 from scratchnet.activations import activation_names
-from scratchnet.initializers import Normal
+from scratchnet.initializers import Constant
 from scratchnet.layers import Activation, BatchNorm, Dense, Dropout
 from scratchnet.testing import check_gradients, relative_error
 
@@ -35,18 +35,25 @@ def test_every_activation_head_and_depth(activation, head, hidden):
 
 
 @pytest.mark.parametrize("head", HEADS)
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "softplus", "elu", "gelu"])
+@pytest.mark.parametrize("activation", activation_names())
 def test_width_one_chains_of_depth_six(activation, head):
     X, y = _data(head, n=6, p=2)
     if head != "softmax":
         y = y[:, :1]
-    # sigmoid's u' <= 1/4 makes a chain's gradient vanish like (B/4)^6; weights near 4 keep every
-    # layer's gradient far above the central difference's round-off
-    init = Normal(std=4.0) if activation == "sigmoid" else None
-    m = sn.Model(
-        hidden=(1,) * 6, activation=activation, output=head, dtype="float64", seed=2, init=init
-    )
-    assert check_gradients(m, X, y).ok
+    # Positive weights and biases keep every unit alive past the first layer (a dead relu unit
+    # would feed exactly z = 0 to the next one, a kink). Sigmoid's u' <= 1/4 makes a chain's
+    # gradient vanish like (B/4)^6: its weights sit near 4 and its biases at -2, so that
+    # z = 4 h - 2 stays in the steep part of the curve.
+    low, high, bias = (3.0, 5.0, -2.0) if activation == "sigmoid" else (0.5, 1.5, 0.5)
+
+    def positive(shape, r):
+        return r.uniform(low, high, size=shape)
+
+    chain = [Dense(1, init=positive, bias_init=Constant(bias)), Activation(activation)] * 6
+    m = sn.Model(layers=chain, output=head, dtype="float64", seed=2)
+    report = check_gradients(m, X, y)
+    assert report.ok
+    assert all(np.abs(g).max() > 1e-8 for g in report.analytic.values())  # nothing vanished
 
 
 def test_gradient_check_on_every_backend(backend):

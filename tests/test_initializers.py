@@ -110,3 +110,31 @@ def test_different_seeds_give_different_networks():
     a = sn.to_numpy(sn.Model(hidden=(6,), seed=1).build(4, 2).parameters()["dense1.B"])
     b = sn.to_numpy(sn.Model(hidden=(6,), seed=2).build(4, 2).parameters()["dense1.B"])
     assert not np.array_equal(a, b)
+
+
+def test_initialiser_configurations_round_trip():
+    from scratchnet.initializers import initializer_config
+
+    for init in (Normal(std=2.0), Uniform(limit=0.3), Constant(1.5), get_initializer("he_normal")):
+        again = get_initializer(initializer_config(init))
+        assert type(again) is type(init) and repr(again) == repr(init)
+        np.testing.assert_array_equal(
+            again((3, 2), np.random.default_rng(1)), init((3, 2), np.random.default_rng(1))
+        )
+    assert initializer_config(lambda shape, r: np.zeros(shape)) is None
+    assert initializer_config("glorot_uniform") == "glorot_uniform"
+    with pytest.raises(ValueError, match="bad arguments for initializer 'normal'"):
+        get_initializer({"name": "normal", "sigma": 1.0})
+    with pytest.raises(ValueError, match="unknown initializer 'fancy'"):
+        get_initializer({"name": "fancy"})
+
+
+def test_models_with_parameterised_or_custom_initialisers_copy_and_save(tmp_path):
+    from scratchnet.layers import Dense
+
+    for init in (Normal(std=0.3), Constant(0.1), lambda shape, r: r.uniform(0.5, 1.5, size=shape)):
+        m = sn.Model(layers=[Dense(3, init=init, bias_init=Constant(0.5))], seed=0).build(2, 2)
+        m.save(tmp_path / "m.npz")
+        for twin in (m.copy(), sn.load(tmp_path / "m.npz")):
+            for name, value in sn.to_numpy(m.parameters()).items():
+                np.testing.assert_array_equal(sn.to_numpy(twin.parameters())[name], value)

@@ -66,3 +66,14 @@ def test_compare_histories(trained, tmp_path):
     assert [line.get_label() for line in fig.axes[0].lines] == ["a", "b"]
     with pytest.raises(ValueError, match="did not log 'val_r2'"):
         sn.plots.plot_histories({"a": hist}, "val_r2")
+
+
+def test_decision_boundaries_side_by_side(trained, tmp_path):
+    m, _, X, y = trained
+    fig = sn.plots.plot_decision_boundaries(
+        {"a": m, "b": m}, X, y, resolution=30, path=tmp_path / "b.png"
+    )
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    assert (tmp_path / "b.png").read_bytes()[:8] == PNG_MAGIC
+    with pytest.raises(ValueError, match="models is empty"):
+        sn.plots.plot_decision_boundaries({}, X, y)

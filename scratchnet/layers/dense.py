@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..initializers import InitializerLike, get_initializer, initializer_name
+from ..initializers import InitializerLike, get_initializer, initializer_config
 from .base import Array, BuildContext, Layer
 
 
@@ -105,8 +105,8 @@ class Dense(Layer):
     def get_config(self) -> dict[str, Any]:
         return {
             "units": self.units,
-            "init": initializer_name(self.init) if self.init is not None else None,
-            "bias_init": initializer_name(self.bias_init),
+            "init": initializer_config(self.init),
+            "bias_init": initializer_config(self.bias_init) or "zeros",
             "use_bias": self.use_bias,
             "l2": self.l2,
             **({"name": self.name} if self.name else {}),
