@@ -61,7 +61,8 @@ def fit(
         None: full-batch gradient descent (the notes' GD); 1: SGD; k: mini-batches of k rows.
     optimizer : str or Optimizer, optional
         ``"adam"``, ``"sgd"``, ``"momentum"``, ... or an `Optimizer`. Default: keep the model's
-        optimiser (and its state) from an earlier fit, else Adam.
+        optimiser (and its state) from an earlier fit, else Adam. Naming one starts a fresh
+        optimiser, so leave it out on later calls to continue training where it stopped.
     lr : float or Schedule, optional
         Learning rate (or schedule) for the optimiser.
     validation_data : (X_val, y_val) or (X_val, y_val, w_val), optional
