@@ -3,7 +3,8 @@
     python examples/gpu_training.py                      # backend auto: CuPy where a GPU works
     python examples/gpu_training.py --backend torch --device cuda
 
-Without a GPU it says so and trains on NumPy instead.
+With ``--backend auto`` or ``cupy`` and no usable GPU it says so and trains on NumPy instead;
+``--backend torch --device cuda`` needs a CUDA build of PyTorch and a GPU.
 """
 
 from __future__ import annotations

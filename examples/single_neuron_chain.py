@@ -8,7 +8,7 @@ This script builds such a chain, asks scratchnet for the per-sample gradients of
 back-propagation), evaluates the closed-form products by hand, prints both side by side, and
 shows how the gradient shrinks towards the input (the vanishing-gradient effect of sigmoid).
 
-    python examples/single_neuron_chain.py [--depth 6] [--activation tanh]
+    python examples/single_neuron_chain.py [--depth 5] [--activation sigmoid]
 """
 
 from __future__ import annotations

@@ -109,6 +109,32 @@ class History(Callback):
         return f"History(epochs={len(self.epoch)}, last={last}{stop})"
 
 
+#: metric names (or parts of them) where larger values are better
+MAXIMISED = ("accuracy", "score", "r2")
+
+
+def direction(monitor: str, mode: str) -> float:
+    """+1 when smaller values of ``monitor`` are better, -1 when larger ones are.
+
+    ``mode="auto"`` maximises names containing accuracy, score or r2 and minimises the rest.
+    """
+    if mode == "auto":
+        return -1.0 if any(part in monitor for part in MAXIMISED) else 1.0
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    return 1.0 if mode == "min" else -1.0
+
+
+def monitored(logs: dict[str, float], monitor: str, owner: str) -> float:
+    """``logs[monitor]``, or a ValueError listing what fit() does log."""
+    if monitor not in logs:
+        raise ValueError(
+            f"{owner} monitors {monitor!r}, which fit() does not log here; available: "
+            f"{', '.join(logs)} (val_* metrics need validation_data or validation_split)"
+        )
+    return logs[monitor]
+
+
 def format_logs(logs: dict[str, float]) -> str:
     """``loss=0.1234 accuracy=0.9876 ...``, the way progress output shows metrics."""
     parts = []
@@ -188,7 +214,10 @@ class ModelCheckpoint(Callback):
     path : str or Path
         File to write; ``{epoch}`` in the name is replaced by the 1-based epoch number.
     monitor : str
-        Metric deciding what "best" means (lower is better, except names with "accuracy").
+        Metric deciding what "best" means.
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger ``monitor`` values are better; "auto" maximises accuracy, score
+        and r2 and minimises the rest.
     save_best_only : bool
         Save only when ``monitor`` improves; otherwise after every epoch.
     include_optimizer : bool
@@ -201,21 +230,22 @@ class ModelCheckpoint(Callback):
         monitor: str = "val_loss",
         save_best_only: bool = True,
         include_optimizer: bool = True,
+        mode: str = "auto",
     ) -> None:
         self.path = str(path)
         self.monitor = monitor
+        self.sign = direction(monitor, mode)
         self.save_best_only = save_best_only
         self.include_optimizer = include_optimizer
         self.best = math.inf
         self.saved: list[str] = []
 
     def on_epoch_end(self, epoch, logs):
-        value = logs.get(self.monitor, logs.get("loss"))
-        sign = -1.0 if "accuracy" in self.monitor else 1.0
         if self.save_best_only:
-            if value is None or not math.isfinite(value) or sign * value >= self.best:
+            value = self.sign * monitored(logs, self.monitor, "ModelCheckpoint")
+            if not math.isfinite(value) or value >= self.best:
                 return
-            self.best = sign * value
+            self.best = value
         path = self.path.replace("{epoch}", str(epoch + 1))
         self.model.save(path, include_optimizer=self.include_optimizer)
         self.saved.append(path)

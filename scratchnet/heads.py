@@ -127,7 +127,8 @@ class SigmoidHead(Head):
 
     def predict_from_logits(self, F):
         xp = array_namespace(F)
-        labels = xp.astype(F > 0, xp.int64)  # sigma(F) > 0.5  <=>  F > 0
+        index_dtype = xp.argmax(F[:1, ...], axis=1).dtype  # the library's default index type
+        labels = xp.astype(F > 0, index_dtype)  # sigma(F) > 0.5  <=>  F > 0
         return labels[:, 0] if F.shape[1] == 1 else labels
 
     def hits(self, F, Y):

@@ -17,9 +17,7 @@ he_uniform     B ~ U(-sqrt(6 / fan_in), sqrt(6 / fan_in))
 
 ``glorot_normal`` and ``glorot_uniform`` are aliases of the Xavier pair.
 
->>> from typing import Any
-
-import numpy as np
+>>> import numpy as np
 >>> from scratchnet.initializers import get_initializer
 >>> B = get_initializer("he_normal")((784, 256), np.random.default_rng(0))
 >>> B.shape, round(float(B.var() * 784 / 2), 1)

@@ -4,8 +4,10 @@ The file is a NumPy ``.npz`` archive. Its member ``__config__`` holds UTF-8 JSON
 and version, the constructor arguments, the layer stack by registered names, and for every array
 its shape, dtype and SHA-256. The other members are plain numeric arrays (``param/...``,
 ``state/...``, ``optimizer/...``). Loading reads them with ``allow_pickle=False``, rebuilds layers
-only from registered names, and checks every checksum and shape, so a truncated, tampered or
-foreign file raises `ValueError` and nothing in it is executed.
+only from registered names, and checks every header, checksum and shape, so a truncated, edited or
+foreign file raises `ValueError` and nothing in it is executed. (The checksums live in the same
+file: they catch corruption and edits that forget the manifest, not a determined forger. Loading
+never runs code, so the worst a forged file can do is hold wrong numbers.)
 
 Writes are atomic: the archive goes to a temporary file in the target folder, is flushed to disk,
 and then replaces the target in one rename, so a crash mid-save leaves the previous file intact.
@@ -71,6 +73,7 @@ def model_payload(model: Any, include_optimizer: bool = True) -> tuple[dict, dic
             "shuffle_rng": _json_state(model.shuffle_rng.bit_generator.state),
             "device_rng": {
                 "backend": model.backend.name,
+                "device": model.backend.device_spec(),
                 "state": _json_state(model.rng.get_state()),
             },
             "history": None if model.history is None else model.history.to_dict(),
@@ -132,11 +135,27 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the model from other users
         os.replace(tmp, target)
+        _fsync_folder(folder)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush the rename itself to disk where the platform allows opening folders."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def read_payload(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
@@ -149,6 +168,7 @@ def read_payload(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
             f"{name!r} is not a scratchnet model file, or it is truncated or corrupted "
             "(no archive directory could be read)"
         )
+    _check_member_headers(name)
     try:
         with np.load(name, allow_pickle=False) as archive:
             keys = list(archive.keys())
@@ -174,6 +194,40 @@ def read_payload(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
         raise ValueError(f"{name!r} has an unreadable configuration ({exc})") from exc
     _verify(name, config, arrays)
     return config, arrays
+
+
+def _check_member_headers(name: str) -> None:
+    """Refuse, before reading any data, members that are not plain numeric ``.npy`` arrays or
+    whose header promises more bytes than the member holds (a few bytes of header could
+    otherwise make the loader allocate terabytes)."""
+    try:
+        with zipfile.ZipFile(name) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)  # fmt: skip
+                    shape, _, dtype = read_header(member)
+                    header = member.tell()
+                if dtype.hasobject:
+                    raise ValueError(
+                        f"{name!r} holds a pickled object ({info.filename}); scratchnet model "
+                        "files never do, so it was refused"
+                    )
+                expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if expected != info.file_size - header:
+                    raise ValueError(
+                        f"{name!r}: member {info.filename} declares shape {shape} "
+                        f"({expected} bytes) but holds {info.file_size - header}: corrupted"
+                    )
+    except ValueError as exc:
+        if name in str(exc):
+            raise
+        raise ValueError(f"{name!r} is not a readable scratchnet model file ({exc})") from exc
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise ValueError(
+            f"{name!r} is truncated or corrupted ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _verify(name: str, config: Any, arrays: dict[str, np.ndarray]) -> None:
@@ -243,6 +297,8 @@ def model_from_payload(
         )
     except KeyError as exc:
         raise ValueError(f"{source}: configuration lacks {exc}") from exc
+    except TypeError as exc:
+        raise ValueError(f"{source}: malformed configuration ({exc})") from exc
     model._custom_layers = layers[:-1]
     model._output_layer = layers[-1]
     model.build(n_features, n_outputs)
@@ -253,7 +309,12 @@ def model_from_payload(
         model.set_state(state)
     except ValueError as exc:
         raise ValueError(f"{source}: arrays do not fit the layer stack ({exc})") from exc
-    _restore_training(model, config.get("training"), arrays, source)
+    try:
+        _restore_training(model, config.get("training"), arrays, source)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(
+            f"{source}: malformed training state ({type(exc).__name__}: {exc})"
+        ) from exc
     return model
 
 
@@ -268,18 +329,36 @@ def _restore_training(model: Any, training: dict | None, arrays: dict, source: s
     model.samples_seen = int(training["samples_seen"])
     model.shuffle_rng.bit_generator.state = training["shuffle_rng"]
     rng_info = training.get("device_rng") or {}
-    if rng_info.get("backend") == model.backend.name:
+    same_device = (rng_info.get("backend"), rng_info.get("device")) == (
+        model.backend.name, model.backend.device_spec(),
+    )  # fmt: skip
+    if same_device:  # another device's generator state does not fit: keep the fresh seeding
         model.rng.set_state(rng_info["state"])
     if training.get("history") is not None:
         model.history = History.from_dict(training["history"])
     opt_info = training.get("optimizer")
     if opt_info is not None:
-        opt = optimizer_from_config(opt_info["name"], opt_info["config"])
+        try:
+            opt = optimizer_from_config(opt_info["name"], opt_info["config"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: bad optimizer configuration ({exc})") from exc
         opt.iterations = int(opt_info["iterations"])
         params = model.parameters()
         for name, slots in opt_info["slots"].items():
             if name not in params:
                 raise ValueError(f"{source}: optimizer state for unknown parameter {name!r}")
+            if sorted(slots) != sorted(opt.slots):
+                raise ValueError(
+                    f"{source}: {opt.name} keeps {sorted(opt.slots)} per parameter, the file has "
+                    f"{sorted(slots)} for {name!r}"
+                )
+            for slot in slots:
+                shape = arrays[f"optimizer/{name}/{slot}"].shape
+                if tuple(shape) != tuple(params[name].shape):
+                    raise ValueError(
+                        f"{source}: optimizer state {name}/{slot} has shape {tuple(shape)}, "
+                        f"expected {tuple(params[name].shape)}"
+                    )
             opt.state[name] = {
                 slot: model.backend.asarray(
                     arrays[f"optimizer/{name}/{slot}"], dtype=model.dtype, copy=True

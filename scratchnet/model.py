@@ -10,7 +10,8 @@ E(l) = (E(l+1) B(l+1)^T) * u'(Z(l)) with every factor visible.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,17 @@ Array = Any
 REDUCTIONS = ("mean", "sum")
 #: rows per chunk for inference (predict, evaluate, validation loss)
 INFERENCE_CHUNK = 8192
+
+
+def _on_device(method: Callable) -> Callable:
+    """Run a Model method with the backend's device current (CuPy allocates on the current one)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.backend.activate():
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class Model:
@@ -158,11 +170,13 @@ class Model:
         """Name of the output head."""
         return self.head.name
 
+    @_on_device
     def build(self, n_features: int, n_outputs: int) -> Model:
         """Create every parameter for ``n_features`` inputs and ``n_outputs`` outputs.
 
         ``fit`` builds lazily from the data; call this to inspect or set parameters first.
-        Building again draws fresh initial weights from the model's seed.
+        Building again draws fresh initial weights from the model's seed and forgets the
+        optimiser, the history and the epoch counters (schedules count epochs across fits).
         """
         n_features = check.check_positive_int(n_features, "n_features")
         n_outputs = check.check_positive_int(n_outputs, "n_outputs")
@@ -177,7 +191,9 @@ class Model:
             width = layer.build(width, ctx)
         self.layers = layers
         self.n_features, self.n_outputs = n_features, n_outputs
-        self.optimizer = None
+        self.optimizer = None  # a new network starts with new optimiser state and counters
+        self.history = None
+        self.epochs_done = self.steps_done = self.samples_seen = 0
         return self
 
     def _make_layers(self, n_outputs: int) -> list[Layer]:
@@ -340,6 +356,7 @@ class Model:
         penalty = self._penalty(norm)
         return (loss if penalty is None else loss + penalty), F
 
+    @_on_device
     def forward(self, X: Any, training: bool = False) -> Array:
         """Logits F (the notes' f) of shape (n, n_outputs) for X of shape (n, n_features).
 
@@ -350,11 +367,13 @@ class Model:
         Xd = check.check_features(X, self.backend, self.dtype, self.n_features)
         return self._forward(Xd, training)
 
+    @_on_device
     def backward(self, dF: Any, keep_errors: bool = True) -> dict[str, Array]:
         """Back-propagate dL/dF (shape (n, n_outputs)) through the last `forward`.
 
-        Returns the parameter gradients (keys of `parameters`). With ``keep_errors``, each Dense
-        layer's error E(l) = dL/dZ(l) is kept in ``model.errors`` under the layer's name.
+        Returns the parameter gradients (keys of `parameters`) of the loss alone: the L2 term
+        lambda B is added by `loss_and_gradients` and `fit`, not here. With ``keep_errors``, each
+        Dense layer's error E(l) = dL/dZ(l) is kept in ``model.errors`` under the layer's name.
         """
         self._require_built()
         dF = self.backend.asarray(dF, dtype=self.dtype)
@@ -376,6 +395,7 @@ class Model:
         w = check.sample_weights(sample_weight, n)
         return Xd, self.backend.asarray(Y, dtype=self.dtype), w
 
+    @_on_device
     def loss_and_gradients(
         self, X: Any, y: Any, sample_weight: Any = None, training: bool = True
     ) -> tuple[float, dict[str, Array]]:
@@ -409,6 +429,7 @@ class Model:
         for start in range(0, n, INFERENCE_CHUNK):
             yield Xd[start : min(start + INFERENCE_CHUNK, n), ...]
 
+    @_on_device
     def decision_function(self, X: Any) -> Array:
         """Logits F of shape (n, n_outputs), computed in inference mode and in chunks."""
         self._require_built()
@@ -430,6 +451,7 @@ class Model:
         """Class indices (softmax), 0/1 labels (sigmoid, threshold 0.5) or values (identity)."""
         return self.head.predict_from_logits(self.decision_function(X))
 
+    @_on_device
     def evaluate(self, X: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
         """Loss and metrics in inference mode, without the L2 penalty.
 
@@ -444,6 +466,7 @@ class Model:
 
         return evaluate_arrays(self, Xd, Y, w)
 
+    @_on_device
     def output_gradients(self, X: Any, output: int = 0) -> dict[str, Array]:
         """Per-sample gradients of the output f(x_i) with respect to every parameter (section 1).
 
@@ -484,6 +507,7 @@ class Model:
 
     # ------------------------------------------------------------------------------------------
     # training
+    @_on_device
     def fit(self, X: Any, y: Any, **kwargs: Any):
         """Train with mini-batch gradient methods; see `scratchnet.training.fit` for arguments.
 
@@ -505,29 +529,35 @@ class Model:
         Returns the model itself. Dropout masks are drawn afterwards by the new backend's
         generator, seeded from the model's seed.
         """
-        target = get_backend(backend if backend is not None else self.backend.name, device
-                             if device is not None or backend is not None else self.backend.device)  # fmt: skip
+        if backend is None and device is None:
+            target = self.backend
+        else:
+            target = get_backend(backend if backend is not None else self.backend.name, device)
         dtype_name = dtype or self.dtype_name
         new_dtype = target.dtype(dtype_name)
 
         def move(a):
             return to_device(a, target, dtype=dtype_name)
 
+        with target.activate():
+            self._move_arrays(move)
+            self.rng = target.make_rng(self._device_seed)
+        self.backend, self.dtype, self.dtype_name = target, new_dtype, dtype_name
+        ctx = BuildContext(target, new_dtype, np.random.default_rng(self._init_seq), self.rng)
+        for layer in self.layers:
+            layer.ctx = ctx
+        return self
+
+    def _move_arrays(self, move: Callable) -> None:
         for layer in self.layers:
             layer.params = {k: move(v) for k, v in layer.params.items()}
             layer.state = {k: move(v) for k, v in layer.state.items()}
             layer.grads = {}
             layer.clear_cache()
-        if self.optimizer is not None:
-            self.optimizer.move_state(move)
-        self.backend, self.dtype, self.dtype_name = target, new_dtype, dtype_name
-        self.rng = target.make_rng(self._device_seed)
-        ctx = BuildContext(target, new_dtype, np.random.default_rng(self._init_seq), self.rng)
-        for layer in self.layers:
-            layer.ctx = ctx
             if isinstance(layer, Dropout) and layer.mask is not None:
                 layer.mask = move(layer.mask)
-        return self
+        if self.optimizer is not None:
+            self.optimizer.move_state(move)
 
     def copy(
         self, backend: str | Backend | None = None, device: Any = None, dtype: str | None = None

@@ -25,11 +25,7 @@ from .backends import to_numpy
 
 def _pyplot() -> Any:
     try:
-        import matplotlib
-
-        if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # picks a non-interactive backend on headless machines
     except ImportError as exc:
         raise ImportError(f"plots need matplotlib: pip install 'scratchnet[plot]' ({exc})") from exc
     return plt

@@ -6,9 +6,11 @@ X^T E - lambda B). scratchnet minimises the opposite, scaled like the data term:
     objective = norm * ( sum_i w_i l_i  +  (lambda / 2) sum_l ||B(l)||_F^2 )
     d objective / dB(l) = norm * ( H(l-1)^T E(l) + lambda B(l) )
 
-with norm = 1 for ``reduction="sum"`` (the notes' totals) and 1 / (batch size) for ``"mean"``,
-which is exactly scikit-learn's ``alpha``. Only weights are penalised (B and the output A), never
-biases, batch-norm gamma or beta.
+with norm = 1 for ``reduction="sum"`` and 1 / sum_i w_i over the batch for ``"mean"`` (1 / batch
+size without sample weights), which is exactly scikit-learn's ``alpha``. The penalty enters every
+mini-batch's objective, so with ``"sum"`` it is the notes' total objective for full-batch GD and is
+counted once per batch otherwise. Only weights are penalised (B and the output A), never biases,
+batch-norm gamma or beta.
 
 Early stopping (section 4.3) is a callback with the notes' two rules, usable together.
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
-from .callbacks import Callback
+from .callbacks import Callback, direction, monitored
 from .validation import check_float, check_positive_int
 
 Array = Any
@@ -67,8 +69,10 @@ class EarlyStopping(Callback):
     min_delta : float
         Smallest change of ``monitor`` that counts as an improvement.
     monitor : str
-        ``"val_loss"`` (default), ``"val_accuracy"``, ``"loss"``, ... Accuracy is maximised, the
-        rest minimised.
+        ``"val_loss"`` (default), ``"val_accuracy"``, ``"val_r2"``, ``"loss"``, ...
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger ``monitor`` values are better; "auto" maximises accuracy, score
+        and r2 and minimises the rest.
     epsilon : float or None
         Threshold of rule 2; None disables it.
     epsilon_patience : int
@@ -93,6 +97,7 @@ class EarlyStopping(Callback):
         epsilon: float | None = None,
         epsilon_patience: int = 1,
         restore_best_weights: bool = True,
+        mode: str = "auto",
     ) -> None:
         if patience is None and epsilon is None:
             raise ValueError("EarlyStopping needs patience (validation rule), epsilon, or both")
@@ -101,6 +106,8 @@ class EarlyStopping(Callback):
         if not isinstance(monitor, str):
             raise TypeError(f"monitor must be a metric name, got {monitor!r}")
         self.monitor = monitor
+        self.mode = mode
+        direction(monitor, mode)  # validates mode
         self.epsilon = None if epsilon is None else check_float(epsilon, "epsilon", 0.0)
         self.epsilon_patience = check_positive_int(epsilon_patience, "epsilon_patience")
         self.restore_best_weights = bool(restore_best_weights)
@@ -118,7 +125,7 @@ class EarlyStopping(Callback):
 
     @property
     def _sign(self) -> float:
-        return -1.0 if "accuracy" in self._watched or "score" in self._watched else 1.0
+        return direction(self._watched, self.mode)
 
     def on_train_begin(self, logs):
         self._reset()
@@ -133,13 +140,7 @@ class EarlyStopping(Callback):
             self._watched = "loss"  # only the training rule is on: keep the best training loss
 
     def on_epoch_end(self, epoch, logs):
-        value = logs.get(self._watched)
-        if value is None:
-            raise ValueError(
-                f"EarlyStopping monitors {self._watched!r}, which fit() does not log; "
-                f"available: {', '.join(logs)}"
-            )
-        score = self._sign * value
+        score = self._sign * monitored(logs, self._watched, "EarlyStopping")
         if math.isfinite(score) and score < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = score, epoch, 0
             if self.restore_best_weights:

@@ -815,7 +815,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     >>> from sklearn.preprocessing import scale
     >>> from scratchnet.sklearn import MLPClassifier
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> clf = MLPClassifier((16,), max_iter=50, random_state=0).fit(scale(X), y)
+    >>> clf = MLPClassifier((16,), max_iter=300, tol=1e-3, random_state=0).fit(scale(X), y)
     >>> clf.out_activation_, clf.predict_proba(scale(X)[:2]).shape
     ('logistic', (2, 2))
     """

@@ -74,8 +74,8 @@ def check_gradients(
 ) -> GradientReport:
     """Central-difference check of every parameter gradient, in float64.
 
-    The check runs on a float64 copy of ``model`` on the same backend (the model itself is not
-    touched). Dropout masks are drawn once and frozen, so the objective is deterministic; batch
+    The check runs on a float64 copy of ``model`` on the same backend; the model's parameters
+    are not changed (an unbuilt model is built first, from X and y). Dropout masks are drawn once and frozen, so the objective is deterministic; batch
     norm uses batch statistics when ``training``.
 
     Parameters

@@ -61,8 +61,9 @@ def fit(
         None: full-batch gradient descent (the notes' GD); 1: SGD; k: mini-batches of k rows.
     optimizer : str or Optimizer, optional
         ``"adam"``, ``"sgd"``, ``"momentum"``, ... or an `Optimizer`. Default: keep the model's
-        optimiser (and its state) from an earlier fit, else Adam. Naming one starts a fresh
-        optimiser, so leave it out on later calls to continue training where it stopped.
+        optimiser (and its state) from an earlier fit, else Adam. Naming one, or passing an
+        instance other than ``model.optimizer``, starts from zero optimiser state; leave it out on
+        later calls to continue training where it stopped.
     lr : float or Schedule, optional
         Learning rate (or schedule) for the optimiser.
     validation_data : (X_val, y_val) or (X_val, y_val, w_val), optional
@@ -116,12 +117,17 @@ def fit(
         xp = model.backend.xp
         val = (xp.take(Xd, idx, axis=0), xp.take(Y, idx, axis=0), None if w is None else w[val_idx])
     if optimizer is not None or model.optimizer is None:
-        model.optimizer = get_optimizer(optimizer if optimizer is not None else "adam", lr)
+        chosen = get_optimizer(optimizer if optimizer is not None else "adam", lr)
+        if chosen is not model.optimizer:
+            chosen.reset()  # a named or handed-in optimiser starts from zero state
+        model.optimizer = chosen
     elif lr is not None:
         get_optimizer(model.optimizer, lr)
+    _check_batch_norm_batch(model, batch_size, int(train_idx.shape[0]))
 
     loop = _Loop(model, Xd, Y, w, train_idx, batch_size, shuffle, augment)
     history = History()
+    model.history = history  # visible to callbacks (checkpoints save it) while training runs
     every = [history, *callbacks]
     if verbose:
         every.append(ProgressBar(verbose))
@@ -223,6 +229,10 @@ class _Loop:
                 Yb = xp.take(self.Y, idx, axis=0)
                 wb = None if self.w_dev is None else xp.take(self.w_dev, idx, axis=0)
                 w_rows = None if self.w_host is None else self.w_host[order[start:stop]]
+            if w_rows is not None and model.reduction == "mean" and not w_rows.sum() > 0:
+                for cb in callbacks:  # every row of this batch has weight 0: nothing to learn
+                    cb.on_batch_end(b, {"size": stop - start})
+                continue
             if self.augment is not None:
                 Xb = self.augment(Xb, model.rng)
             norm = model._norm(stop - start, w_rows)
@@ -237,7 +247,7 @@ class _Loop:
             model.steps_done += 1
             loss_sum = loss_sum + loss * (1.0 / norm)
             if self.classifier:
-                correct = correct + model.head.correct(F, Yb)
+                correct = correct + model.head.correct(F, Yb, wb)
             for cb in callbacks:
                 cb.on_batch_end(b, {"size": stop - start})
         model.samples_seen += n_train
@@ -245,7 +255,7 @@ class _Loop:
         scale = 1.0 if model.reduction == "sum" else 1.0 / total_weight
         logs = {"loss": float(loss_sum) * scale}
         if self.classifier:
-            logs["accuracy"] = float(correct) / n_train
+            logs["accuracy"] = float(correct) / total_weight
         logs["lr"] = float(lr)
         return logs
 
@@ -302,14 +312,23 @@ def _chunk() -> int:
 
 
 class _NanGuard:
-    """Keeps the weights of the best finite training loss; trips when the loss is NaN or inf."""
+    """Keeps the weights (and optimiser state) of the best finite training loss; trips when the
+    loss is NaN or inf, so that a diverged fit leaves a model that can train on."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
         self.best = math.inf
         self.best_epoch: int | None = None
-        self.snapshot = model.snapshot()
+        self._take_snapshot()
         self.tripped = False
+
+    def _take_snapshot(self) -> None:
+        model, opt = self.model, self.model.optimizer
+        copy = model.backend.asarray
+        self.snapshot = model.snapshot()
+        self.opt_state = {n: {s: copy(a, copy=True) for s, a in slots.items()}
+                          for n, slots in opt.state.items()}  # fmt: skip
+        self.opt_iterations = opt.iterations
 
     def check(self, logs: dict[str, float]) -> bool:
         loss = logs["loss"]
@@ -329,11 +348,13 @@ class _NanGuard:
         if loss < self.best:
             self.best = loss
             self.best_epoch = self.model.epochs_done - 1
-            self.snapshot = self.model.snapshot()
+            self._take_snapshot()
         return True
 
     def restore(self) -> None:
         self.model.restore(self.snapshot)
+        self.model.optimizer.state = self.opt_state
+        self.model.optimizer.iterations = self.opt_iterations
 
 
 def _apply_class_weight(model, Y, w, class_weight) -> np.ndarray | None:
@@ -395,3 +416,15 @@ def _validation_arrays(model, data) -> tuple:
     Yv = model.backend.asarray(model.head.encode_targets(yh, model.n_outputs), dtype=model.dtype)
     wv = check.sample_weights(data[2], int(Xd.shape[0]), "w_val") if len(data) == 3 else None
     return Xd, Yv, wv
+
+
+def _check_batch_norm_batch(model: Any, batch_size: int | None, n_train: int) -> None:
+    from .layers import BatchNorm
+
+    rows = n_train if batch_size is None else min(batch_size, n_train)
+    if rows < 2 and any(isinstance(layer, BatchNorm) for layer in model.layers):
+        raise ValueError(
+            f"batch normalisation needs at least 2 samples per mini-batch (the mean of 1 sample is "
+            f"the sample itself); got {rows} sample per batch (batch_size={batch_size}, "
+            f"{n_train} training rows)"
+        )

@@ -9,7 +9,7 @@ library; they receive a `Backend` (or call ``array_namespace`` on their inputs) 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +54,7 @@ class DeviceRNG(ABC):
 
     @abstractmethod
     def integers(self, high: int, shape: tuple[int, ...]) -> Any:
-        """Integers drawn uniformly from [0, high) as an int64 array."""
+        """Integers drawn uniformly from [0, high) (int64; int32 under JAX's 32-bit mode)."""
 
     @abstractmethod
     def get_state(self) -> dict:
@@ -111,7 +111,6 @@ class Backend(ABC):
     """
 
     name: str = ""
-    extra: str = ""
 
     def __init__(self, xp: Any, device: Any) -> None:
         self.xp = xp
@@ -138,6 +137,7 @@ class Backend(ABC):
 
         return device(x)
 
+    @abstractmethod
     def asarray(self, x: Any, dtype: Any = None, copy: bool | None = None) -> Any:
         """Bring ``x`` (a NumPy array, a nested list or an array of this library) to this device.
 
@@ -149,9 +149,6 @@ class Backend(ABC):
         copy : bool, optional
             True forces a copy; None copies only when needed.
         """
-        if not self.is_native(x):
-            x = np.asarray(x)
-        return self.xp.asarray(x, dtype=dtype, device=self.device, copy=copy)
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """Copy an array of this library to a host `numpy.ndarray`."""
@@ -159,6 +156,11 @@ class Backend(ABC):
 
     def synchronize(self) -> None:
         """Block until queued device work has finished (a no-op on the CPU)."""
+
+    def activate(self) -> AbstractContextManager:
+        """Make this backend's device the current one while a model computes (CuPy allocates on
+        the current device; the other libraries take the device from their arrays)."""
+        return nullcontext()
 
     def quiet_floating_point(self) -> AbstractContextManager:
         """Silence overflow/invalid warnings inside training, where a diverging loss is caught

@@ -75,7 +75,6 @@ class CupyBackend(Backend):
     """CuPy arrays on one GPU; optimiser updates run in place."""
 
     name = "cupy"
-    extra = "cuda12 / cuda13"
 
     def __init__(self, device: Any = None) -> None:
         cupy = import_cupy()
@@ -100,8 +99,13 @@ class CupyBackend(Backend):
     def asarray(self, x, dtype=None, copy=None):
         with self.device:
             if self.is_native(x):
-                return self._cupy.array(x, dtype=dtype, copy=bool(copy) or x.device != self.device)
+                if copy or x.device != self.device:
+                    return self._cupy.array(x, dtype=dtype, copy=True)
+                return x if dtype is None or x.dtype == dtype else x.astype(dtype)
             return self._cupy.asarray(np.asarray(x), dtype=dtype)
+
+    def activate(self):
+        return self.device  # a cupy.cuda.Device is a context manager making it current
 
     def to_numpy(self, x):
         return self._cupy.asnumpy(x)

@@ -8,6 +8,7 @@ same order, as `PortableKernels` (checked in ``tests/test_optimizers.py``).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from .kernels import Array, PortableKernels
@@ -24,20 +25,21 @@ class UfuncKernels(PortableKernels):
         The raw library (``numpy`` or ``cupy``) whose ufuncs accept ``out=``.
     """
 
-    in_place = True
-
     def __init__(self, xp: Any, ufuncs: Any) -> None:
         super().__init__(xp)
         self._u = ufuncs
-        self._buffers: dict[tuple, Array] = {}
+        self._local = threading.local()  # models sharing a Backend may train in threads
 
     def _scratch(self, like: Array) -> Array:
-        """One reusable temporary per shape and dtype (parameters are updated one at a time)."""
+        """One reusable temporary per shape, dtype and thread (parameters are updated one at a
+        time, so one buffer serves every parameter of that shape)."""
+        buffers = getattr(self._local, "buffers", None)
+        if buffers is None:
+            buffers = self._local.buffers = {}
         key = (tuple(like.shape), str(like.dtype))
-        buf = self._buffers.get(key)
+        buf = buffers.get(key)
         if buf is None:
-            buf = self._u.empty_like(like)
-            self._buffers[key] = buf
+            buf = buffers[key] = self._u.empty_like(like)
         return buf
 
     def sgd(self, p, g, lr):

@@ -26,7 +26,7 @@ class JaxRNG(DeviceRNG):
     def __init__(self, jax: Any, device: Any, seed: int) -> None:
         self._jax = jax
         self._device = device
-        self._key = jax.random.key(int(seed))
+        self._key = jax.device_put(jax.random.key(int(seed)), device)  # draws happen there
 
     def _next(self):
         self._key, sub = self._jax.random.split(self._key)
@@ -51,14 +51,13 @@ class JaxRNG(DeviceRNG):
 
     def set_state(self, state: dict) -> None:
         data = np.asarray(state["key"], dtype=np.uint32)
-        self._key = self._jax.random.wrap_key_data(data)
+        self._key = self._jax.device_put(self._jax.random.wrap_key_data(data), self._device)
 
 
 class JaxBackend(Backend):
     """JAX arrays on one JAX device (the default device unless one is given)."""
 
     name = "jax"
-    extra = "jax"
 
     def __init__(self, device: Any = None) -> None:
         jax = import_jax()

@@ -21,8 +21,6 @@ Array = Any
 class PortableKernels:
     """Reference kernels: pure Array API, no in-place writes."""
 
-    in_place = False
-
     def __init__(self, xp: Any) -> None:
         self.xp = xp
 

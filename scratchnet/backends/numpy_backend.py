@@ -36,7 +36,6 @@ class NumpyBackend(Backend):
     """NumPy arrays through ``array_api_compat.numpy``; optimiser updates run in place."""
 
     name = "numpy"
-    extra = ""
 
     def __init__(self, device: Any = None) -> None:
         import array_api_compat.numpy as xp

@@ -30,7 +30,6 @@ class StrictBackend(Backend):
     """array-api-strict arrays on one of its devices (``"CPU_DEVICE"``, ``"device1"``, ``"device2"``)."""
 
     name = "array_api_strict"
-    extra = "test"
 
     def __init__(self, device: Any = None) -> None:
         xp = import_strict()

@@ -55,8 +55,6 @@ class TorchRNG(DeviceRNG):
 class TorchKernels(PortableKernels):
     """In-place optimiser updates with PyTorch's fused ``addcmul_``/``addcdiv_`` methods."""
 
-    in_place = True
-
     def sgd(self, p, g, lr):
         return p.add_(g, alpha=-lr)
 
@@ -93,7 +91,6 @@ class TorchBackend(Backend):
     """PyTorch tensors on ``"cpu"`` or ``"cuda[:N]"``; optimiser updates run in place."""
 
     name = "torch"
-    extra = "torch"
 
     def __init__(self, device: Any = None) -> None:
         torch = import_torch()
@@ -111,6 +108,8 @@ class TorchBackend(Backend):
                 f"torch device {str(dev)!r} was requested, but PyTorch finds no usable CUDA device; "
                 "use device='cpu'"
             )
+        if dev.type == "cuda" and dev.index is None:  # tensors report "cuda:N", never "cuda"
+            dev = torch.device("cuda", torch.cuda.current_device())
         super().__init__(xp, dev)
         self.kernels = TorchKernels(xp)
 
@@ -125,7 +124,10 @@ class TorchBackend(Backend):
             x = x.detach()
             out = x.to(device=self.device, dtype=x.dtype if dtype is None else dtype)
         else:
-            out = self._torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)
+            host = np.asarray(x)
+            if not host.flags.writeable:  # torch cannot share memory with a read-only array
+                host = host.copy()
+            out = self._torch.as_tensor(host, dtype=dtype, device=self.device)
         return out.clone() if copy else out
 
     def to_numpy(self, x):

@@ -25,7 +25,8 @@ class BatchNorm(Layer):
         mu = (1/n) 1^T Z                  var = (1/n) 1^T (Z - mu)^2   (biased)
         Zhat = (Z - mu) / sqrt(var + eps)  Y = gamma * Zhat + beta
 
-    Inference uses the running mean and variance instead of mu and var. Backward, with G = dL/dY
+    Inference uses the running mean and variance instead of mu and var (a training batch of one
+    row leaves them unchanged: its variance is 0). Backward, with G = dL/dY
     and s = 1 / sqrt(var + eps)::
 
         dL/dgamma = 1^T (G * Zhat)       dL/dbeta = 1^T G
@@ -72,11 +73,12 @@ class BatchNorm(Layer):
             mean = xp.mean(H, axis=0)
             centered = H - mean
             var = xp.mean(centered * centered, axis=0)
-            m = self.momentum
-            self.state = {
-                "running_mean": m * self.state["running_mean"] + (1.0 - m) * mean,
-                "running_var": m * self.state["running_var"] + (1.0 - m) * var,
-            }
+            if H.shape[0] > 1:  # a one-row batch has variance 0: keep it out of the statistics
+                m = self.momentum
+                self.state = {
+                    "running_mean": m * self.state["running_mean"] + (1.0 - m) * mean,
+                    "running_var": m * self.state["running_var"] + (1.0 - m) * var,
+                }
         else:
             centered = H - self.state["running_mean"]
             var = self.state["running_var"]

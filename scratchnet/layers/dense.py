@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..initializers import InitializerLike, get_initializer, initializer_config
 from .base import Array, BuildContext, Layer
 
@@ -71,11 +73,11 @@ class Dense(Layer):
 
     def build(self, n_in: int, ctx: BuildContext) -> int:
         be, rng = ctx.backend, ctx.init_rng
-        weights = get_initializer(self.init or "xavier_uniform")((n_in, self.units), rng)
-        self.params = {"B": be.asarray(weights, dtype=ctx.dtype)}
+        weights = _draw(self.init or "xavier_uniform", (n_in, self.units), rng, "init")
+        self.params = {"B": be.asarray(weights, dtype=ctx.dtype, copy=True)}
         if self.use_bias:
-            bias = get_initializer(self.bias_init)((self.units,), rng)
-            self.params["c"] = be.asarray(bias, dtype=ctx.dtype)
+            bias = _draw(self.bias_init, (self.units,), rng, "bias_init")
+            self.params["c"] = be.asarray(bias, dtype=ctx.dtype, copy=True)
         self.grads = {}
         self.ctx, self.n_in, self.n_out = ctx, n_in, self.units
         return self.units
@@ -111,3 +113,11 @@ class Dense(Layer):
             "l2": self.l2,
             **({"name": self.name} if self.name else {}),
         }
+
+
+def _draw(init: InitializerLike, shape: tuple[int, ...], rng, what: str) -> np.ndarray:
+    """Host values from an initialiser, checked: a custom callable must honour the shape."""
+    values = np.asarray(get_initializer(init)(shape, rng))
+    if values.shape != shape:
+        raise ValueError(f"{what} returned an array of shape {values.shape}, expected {shape}")
+    return values
