@@ -176,7 +176,6 @@ def fit(
     history.best_epoch = end.get("best_epoch")
     for layer in model.layers:
         layer.clear_cache()
-    model.history = history
     return history
 
 
