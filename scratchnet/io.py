@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io as _io
 import json
@@ -151,9 +152,8 @@ def _fsync_folder(folder: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):  # some filesystems refuse to sync a folder
+            os.fsync(fd)
     finally:
         os.close(fd)
 
