@@ -7,12 +7,12 @@ peak-memory measurement, which starts after loading).
 
 from __future__ import annotations
 
-import gzip
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from scratchnet.datasets import read_idx  # the library's checked IDX reader
 
 #: rows converted per step when scaling images or drawing synthetic rows
 CHUNK_ROWS = 8192
@@ -91,30 +91,6 @@ def default_mnist_dir() -> Path:
 def has_mnist(folder: Path) -> bool:
     """True when ``folder`` holds the four MNIST ``.gz`` IDX files."""
     return all((folder / name).is_file() for name in MNIST_FILES.values())
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Read a gzip-compressed IDX file of unsigned bytes into a read-only uint8 array.
-
-    Parameters
-    ----------
-    path : Path
-        An ``*-idx1-ubyte.gz`` (labels) or ``*-idx3-ubyte.gz`` (images) file.
-
-    Returns
-    -------
-    ndarray of uint8, shape given by the file's header (e.g. (60000, 28, 28)).
-    """
-    with gzip.open(path, "rb") as fh:
-        raw = fh.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes (header {raw[:4]!r})")
-    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says shape {shape}, found {data.size} values")
-    return data.reshape(shape)
 
 
 def scale_images(images: np.ndarray, n_rows: int, dtype: str) -> np.ndarray:
