@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+import copy
+import pickle
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from conftest import BACKENDS, skip_unavailable
 
 import scratchnet as sn
-from scratchnet.backends import get_backend, library_of
+from scratchnet.backends import DeviceSpec, get_backend, library_of, parse_device, registry
 from scratchnet.backends.kernels import PortableKernels
+
+BACKENDS_DIR = Path(sn.backends.__file__).parent
 
 
 def test_unknown_backend_lists_valid_names():
@@ -49,9 +56,14 @@ def test_cupy_without_gpu_is_a_clear_runtime_error():
     pytest.importorskip("cupy")
     if sn.available_backends()["cupy"].available:
         pytest.skip("a CUDA device is usable here")
+    from scratchnet.backends.cupy_backend import cuda_devices
+
+    count, reason = cuda_devices(__import__("cupy"))
+    assert count == 0 and reason.startswith("cupy.cuda.is_available() is False: ")
     with pytest.raises(RuntimeError, match="no usable CUDA device") as info:
         get_backend("cupy")
-    assert "cudaError" not in str(info.value)
+    assert reason in str(info.value)  # the driver's own words, e.g. CUDARuntimeError: cudaError...
+    assert reason in sn.available_backends()["cupy"].reason
     with pytest.raises(RuntimeError, match="no usable CUDA device"):
         sn.Model(backend="cupy")
 
@@ -66,9 +78,12 @@ def test_missing_library_names_the_extra(monkeypatch):
             raise ImportError("No module named 'torch'")
         return real_import(name, *args, **kwargs)
 
+    monkeypatch.setattr(registry, "_CACHE", {})  # a cached backend would not import again
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"pip install 'scratchnet\[torch\]'"):
         get_backend("torch")
+    status = sn.backends.torch_backend.probe()
+    assert not status.available and "pip install 'scratchnet[torch]'" in status.reason
 
 
 def test_numpy_backend_refuses_other_devices():
@@ -192,3 +207,303 @@ def test_every_fast_kernel_keeps_the_portable_signature(backend):
         assert (
             inspect.signature(ours).parameters.keys() == inspect.signature(method).parameters.keys()
         )
+
+
+def test_torch_kernels_update_in_place():
+    skip_unavailable("torch")
+    assert get_backend("torch").kernels.in_place is True
+
+
+# ----- the cache -----------------------------------------------------------------------------
+def test_get_backend_returns_one_instance_per_device(monkeypatch):
+    from scratchnet.backends import numpy_backend
+
+    monkeypatch.setattr(registry, "_CACHE", {})
+    calls = []
+    real = numpy_backend.resolve_device
+
+    def counting(device=None):
+        calls.append(device)
+        return real(device)
+
+    monkeypatch.setattr(numpy_backend, "resolve_device", counting)
+    first = get_backend("numpy")
+    assert get_backend("numpy") is first
+    assert get_backend("NumPy", "cpu") is first
+    assert get_backend(first) is first
+    assert len(calls) == 1
+
+
+def test_cached_backends_share_across_device_spellings(backend):
+    assert get_backend(backend.name, backend.device) is backend
+    assert get_backend(backend.name, backend.device_spec()) is backend
+
+
+def test_failures_are_not_cached(monkeypatch):
+    monkeypatch.setattr(registry, "_CACHE", {})
+    with pytest.raises(ValueError, match="numpy backend runs on device 'cpu' only"):
+        get_backend("numpy", "cuda:0")
+    assert list(registry._CACHE) == []
+
+
+# ----- device specs ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("spec", "kind", "index"),
+    [
+        (None, None, None),
+        (0, "cuda", 0),
+        (3, "cuda", 3),
+        (np.int64(2), "cuda", 2),
+        ("cpu", "cpu", None),
+        ("CPU", "cpu", None),
+        ("cpu:0", "cpu", 0),
+        ("cuda", "cuda", None),
+        ("cuda:1", "cuda", 1),
+        (" CUDA:1 ", "cuda", 1),
+        ("gpu", "cuda", None),
+        ("gpu:2", "cuda", 2),
+        ("tpu:0", "tpu", 0),
+        ("device1", "device1", None),
+        ("CPU_DEVICE", "cpu", None),
+        (DeviceSpec("cuda", 4), "cuda", 4),
+    ],
+)
+def test_parse_device_accepts(spec, kind, index):
+    parsed = parse_device(spec)
+    assert (parsed.kind, parsed.index) == (kind, index)
+    assert parsed == DeviceSpec(kind, index) and hash(parsed) == hash(DeviceSpec(kind, index))
+
+
+@pytest.mark.parametrize(
+    "spec", [-1, True, 1.5, "", "cuda:", "cuda:-1", "cuda:x", "cuda:1:2", "1cuda", [0], object()]
+)
+def test_parse_device_refuses(spec):
+    with pytest.raises(ValueError, match=r"device must be None, a GPU index .*'cuda:N'.*got"):
+        parse_device(spec)
+
+
+def test_parse_device_reads_library_device_objects():
+    fake_cupy_device = type("Device", (), {"__module__": "cupy.cuda.device", "id": 1})()
+    spec = parse_device(fake_cupy_device)
+    assert spec == DeviceSpec("cuda", 1) and spec.library == "cupy"
+    assert spec.native is fake_cupy_device
+    if sn.available_backends()["torch"].available:
+        import torch
+
+        spec = parse_device(torch.device("cuda", 1))
+        assert spec == DeviceSpec("cuda", 1) and spec.library == "torch"
+        assert parse_device(torch.device("cpu")) == DeviceSpec("cpu")
+    if sn.available_backends()["jax"].available:
+        import jax
+
+        device = jax.devices("cpu")[0]
+        spec = parse_device(device)
+        assert spec == DeviceSpec("cpu", device.id) and spec.native is device
+    if sn.available_backends()["array_api_strict"].available:
+        import array_api_strict as xs
+
+        assert parse_device(xs.Device("device1")) == DeviceSpec("device1")
+        assert parse_device(xs.Device("CPU_DEVICE")) == DeviceSpec("cpu")
+
+
+@pytest.mark.parametrize(
+    ("name", "device", "message"),
+    [
+        ("numpy", 0, "numpy backend runs on device 'cpu' only"),
+        ("numpy", "gpu:1", "numpy backend runs on device 'cpu' only"),
+        ("numpy", "cuda:x", "device must be None, a GPU index"),
+        ("torch", "device1", "torch device must be 'cpu', 'cuda', 'cuda:N'"),
+        ("jax", "nowhere", "JAX has no 'nowhere' devices"),
+        ("array_api_strict", "cuda:1", "array_api_strict has no device 'cuda:1'"),
+    ],
+)
+def test_backends_refuse_devices_they_do_not_have(name, device, message):
+    skip_unavailable(name)
+    with pytest.raises(ValueError, match=message):
+        get_backend(name, device)
+
+
+# ----- CuPy, simulated -------------------------------------------------------------------------
+class _FakeCudaRuntimeError(RuntimeError):
+    pass
+
+
+_FakeCudaRuntimeError.__name__ = "CUDARuntimeError"
+
+
+class _FakeDevice:
+    __module__ = "cupy.cuda.device"  # where parse_device recognises a cupy.cuda.Device
+
+    def __init__(self, index=0):
+        self.id = index
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __eq__(self, other):
+        return isinstance(other, _FakeDevice) and other.id == self.id
+
+    __hash__ = object.__hash__
+
+    def __str__(self):
+        return f"<CUDA Device {self.id}>"
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch):
+    """A stand-in ``cupy`` whose driver calls are counted; ``.count``/``.error`` set the GPUs."""
+    from scratchnet.backends import cupy_backend
+
+    def get_device_count():
+        fake.driver_calls += 1
+        if fake.error is not None:
+            raise fake.error
+        return fake.count
+
+    fake = SimpleNamespace(count=2, error=None, driver_calls=0, ndarray=type("ndarray", (), {}))
+    fake.cuda = SimpleNamespace(
+        is_available=lambda: fake.error is None and get_device_count() > 0,
+        runtime=SimpleNamespace(getDeviceCount=get_device_count),
+        Device=_FakeDevice,
+    )
+    fake.random = SimpleNamespace(default_rng=lambda seed: ("generator", seed))
+    monkeypatch.setattr(cupy_backend, "import_cupy", lambda: fake)
+    monkeypatch.setattr(cupy_backend, "cupy_namespace", lambda: SimpleNamespace(name="xp"))
+    monkeypatch.setattr(registry, "_CACHE", {})
+    return fake
+
+
+def test_cuda_reason_is_kept_in_error_and_probe(fake_cupy):
+    fake_cupy.error = _FakeCudaRuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+    expected = "CUDARuntimeError: cudaErrorNoDevice: no CUDA-capable device is detected"
+    with pytest.raises(RuntimeError, match="no usable CUDA device") as info:
+        get_backend("cupy")
+    assert expected in str(info.value)
+    status = sn.available_backends()["cupy"]
+    assert not status.available and expected in status.reason
+    assert get_backend("auto").name == "numpy"
+
+
+def test_cuda_zero_devices_says_so(fake_cupy):
+    fake_cupy.count = 0
+    status = sn.backends.cupy_backend.probe()
+    assert not status.available and "getDeviceCount() is 0" in status.reason
+
+
+def test_cupy_backend_is_cached_and_asks_the_driver_once(fake_cupy):
+    be = get_backend("cupy", "cuda:1")
+    calls = fake_cupy.driver_calls
+    assert calls > 0
+    assert get_backend("cupy", 1) is be
+    assert get_backend("cupy", "gpu:1") is be
+    assert get_backend("cupy", _FakeDevice(1)) is be
+    assert fake_cupy.driver_calls == calls
+    assert be.describe() == "cupy on cuda:1" and be.device_spec() == 1
+    assert get_backend("auto") is get_backend("cupy")
+    with pytest.raises(ValueError, match="CUDA device 5 requested, but only 2"):
+        get_backend("cupy", 5)
+    with pytest.raises(ValueError, match="cupy device must be an index"):
+        get_backend("cupy", "cpu")
+
+
+def test_cupy_activate_makes_a_new_device_context_per_call(fake_cupy):
+    be = get_backend("cupy", 1)
+    first, second = be.activate(), be.activate()
+    assert first is not second and first is not be.device
+    assert first.id == second.id == 1
+    with first:
+        pass
+
+
+def test_cupy_rng_copies_without_modules(fake_cupy):
+    rng = get_backend("cupy", 1).make_rng(7)
+    assert rng._gen == ("generator", 7)
+    assert not any(isinstance(v, type(sys)) for v in vars(rng).values())
+    rng._draws = 3
+    clone = copy.deepcopy(rng)
+    assert clone.get_state() == {"seed": 7, "draws": 3} and clone._device == 1
+
+
+# ----- copying and pickling --------------------------------------------------------------------
+def test_backend_deep_copies_and_pickles(backend):
+    assert copy.deepcopy(backend) is backend
+    assert copy.copy(backend) is backend
+    restored = pickle.loads(pickle.dumps(backend))
+    assert restored == backend and hash(restored) == hash(backend)
+    assert restored.describe() == backend.describe()
+
+
+def test_device_rng_copies_and_pickles_continue_the_stream(backend):
+    dt = backend.dtype("float32")
+    gen = backend.make_rng(21)
+    gen.uniform((3,), dt)
+    gen.normal((2,), dt)
+    module_type = type(sys)
+    assert not any(isinstance(v, module_type) for v in vars(gen).values())
+    copied = copy.deepcopy(gen)
+    pickled = pickle.loads(pickle.dumps(gen))
+    expected = [sn.to_numpy(gen.uniform((6,), dt)), sn.to_numpy(gen.integers(9, (4,)))]
+    for other in (copied, pickled):
+        u = other.uniform((6,), dt)
+        assert backend.array_device(u) == backend.device
+        np.testing.assert_array_equal(sn.to_numpy(u), expected[0])
+        np.testing.assert_array_equal(sn.to_numpy(other.integers(9, (4,))), expected[1])
+
+
+def test_to_numpy_builds_no_backend_per_array(backend, monkeypatch):
+    arrays = [backend.asarray(np.full(2, float(i))) for i in range(3)]
+    built = []
+    module = registry.backend_module(backend.name)
+    cls = getattr(module, registry._MODULES[backend.name][1])
+    monkeypatch.setattr(cls, "__init__", lambda *a, **k: built.append(a))
+    sn.to_numpy(arrays)
+    sn.to_numpy(arrays)
+    assert built == []
+
+
+# ----- the import graph ------------------------------------------------------------------------
+def _package_imports(path: Path) -> set[str]:
+    """Modules of scratchnet.backends (or the package) that a file imports, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            if node.level > 1 or not node.module:
+                found.add("<package>")
+            else:
+                found.add(node.module.partition(".")[0])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("scratchnet"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("scratchnet"))
+    return found
+
+
+def test_base_and_devices_import_nothing_from_the_package():
+    for name in ("base.py", "devices.py"):
+        assert _package_imports(BACKENDS_DIR / name) == set(), name
+
+
+def test_backends_import_graph_is_acyclic():
+    graph = {p.stem: _package_imports(p) for p in BACKENDS_DIR.glob("*.py") if p.stem != "__init__"}
+    allowed = {"base", "devices", "kernels", "inplace"}
+    for name in ("numpy_backend", "cupy_backend", "torch_backend", "jax_backend"):
+        assert graph[name] <= allowed, name
+    assert graph["strict_backend"] <= allowed
+    assert graph["registry"] <= {"base", "devices"}
+    assert graph["transfer"] <= {"base", "registry"}
+    state = {}
+
+    def visit(node, path):
+        assert state.get(node) != "open", f"import cycle: {' -> '.join([*path, node])}"
+        if state.get(node) == "done":
+            return
+        state[node] = "open"
+        for dep in graph.get(node, ()):
+            visit(dep, [*path, node])
+        state[node] = "done"
+
+    for node in graph:
+        visit(node, [])

@@ -9,6 +9,7 @@ library; they receive a `Backend` (or call ``array_namespace`` on their inputs) 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -36,12 +37,26 @@ class BackendStatus:
     def __bool__(self) -> bool:
         return self.available
 
+    @classmethod
+    def of(cls, check: Callable[..., object], *args: Any) -> BackendStatus:
+        """Run ``check(*args)``; available unless it raises ImportError, RuntimeError or
+        ValueError, whose message becomes the reason."""
+        try:
+            check(*args)
+        except (ImportError, RuntimeError, ValueError) as exc:
+            return cls(False, str(exc))
+        return cls(True, "ok")
+
 
 class DeviceRNG(ABC):
     """Seeded random numbers drawn on a backend's device (contract 5).
 
-    Subclasses implement `uniform` and `normal`; `bernoulli` is derived from `uniform`.
-    Every method returns an array of the backend with the requested shape and float dtype.
+    Subclasses implement `uniform`, `normal`, `integers` and the state pair; `bernoulli` is derived
+    from `uniform`. Every method returns an array of the backend with the requested shape and dtype.
+
+    Generators hold no library modules. They copy and pickle through their constructor arguments
+    (`_init_args`: the seed and a plain device spec) and `get_state`, so ``copy.deepcopy(rng)`` and
+    ``pickle.loads(pickle.dumps(rng))`` continue the same stream (CuPy's: see `CupyRNG`).
     """
 
     @abstractmethod
@@ -68,6 +83,24 @@ class DeviceRNG(ABC):
         """A 0/1 mask with P(1) = p, as a float array of ``dtype`` (dropout's M in the notes)."""
         return xp.astype(self.uniform(shape, dtype) < p, dtype)
 
+    def _init_args(self) -> tuple | None:
+        """Arguments that rebuild this generator's class (before `set_state`); None where a
+        subclass does not say, which copies and pickles its attributes as they are."""
+        return None
+
+    def __getstate__(self) -> dict:
+        args = self._init_args()
+        if args is None:
+            return dict(self.__dict__)
+        return {"__init_args__": args, "__rng_state__": self.get_state()}
+
+    def __setstate__(self, saved: dict) -> None:
+        if "__init_args__" not in saved:
+            self.__dict__.update(saved)
+            return
+        self.__init__(*saved["__init_args__"])
+        self.set_state(saved["__rng_state__"])
+
 
 class HostRNG(DeviceRNG):
     """Draws with a host ``numpy.random.Generator`` and moves the result to the device.
@@ -76,18 +109,23 @@ class HostRNG(DeviceRNG):
     but each draw crosses the host-device boundary.
     """
 
-    def __init__(self, seed: int, to_device) -> None:
+    def __init__(self, seed: int, backend: Backend) -> None:
+        self._seed = seed
+        self._backend = backend
         self._gen = np.random.default_rng(seed)
-        self._to_device = to_device
+
+    def _init_args(self) -> tuple:
+        return (self._seed, self._backend)
 
     def uniform(self, shape, dtype):
-        return self._to_device(self._gen.random(shape), dtype)
+        return self._backend.asarray(self._gen.random(shape), dtype=dtype)
 
     def normal(self, shape, dtype):
-        return self._to_device(self._gen.standard_normal(shape), dtype)
+        return self._backend.asarray(self._gen.standard_normal(shape), dtype=dtype)
 
     def integers(self, high, shape):
-        return self._to_device(self._gen.integers(0, high, size=shape, dtype=np.int64), None)
+        draw = self._gen.integers(0, high, size=shape, dtype=np.int64)
+        return self._backend.asarray(draw)
 
     def get_state(self) -> dict:
         """JSON-friendly state, so that training can resume exactly."""
@@ -108,16 +146,21 @@ class Backend(ABC):
         The Array API namespace (the array-api-compat wrapper where one is needed).
     device : object
         The library's own device object; pass it on, never a string literal.
+    kernels : object
+        Element-wise optimiser kernels (`scratchnet.backends.kernels.PortableKernels` or a faster
+        subclass), chosen by the concrete backend.
+
+    `scratchnet.backends.get_backend` shares one instance per library and device, so a backend is
+    a handle rather than a value: copying returns the same object, and pickling rebuilds it from
+    its class and `device_spec`.
     """
 
     name: str = ""
 
-    def __init__(self, xp: Any, device: Any) -> None:
+    def __init__(self, xp: Any, device: Any, kernels: Any) -> None:
         self.xp = xp
         self.device = device
-        from .kernels import PortableKernels
-
-        self.kernels = PortableKernels(xp)
+        self.kernels = kernels
 
     # ----- dtypes --------------------------------------------------------------------------
     def dtype(self, name: str) -> Any:
@@ -151,7 +194,7 @@ class Backend(ABC):
         """
 
     def to_numpy(self, x: Any) -> np.ndarray:
-        """Copy an array of this library to a host `numpy.ndarray`."""
+        """Copy an array of this library, on any of its devices, to a host `numpy.ndarray`."""
         return np.asarray(x)
 
     def synchronize(self) -> None:
@@ -170,7 +213,7 @@ class Backend(ABC):
 
     def make_rng(self, seed: int) -> DeviceRNG:
         """A generator drawing on this device, seeded with ``seed``."""
-        return HostRNG(seed, lambda a, dtype: self.asarray(a, dtype=dtype))
+        return HostRNG(seed, self)
 
     def describe(self) -> str:
         """A short human-readable description, e.g. ``"numpy on cpu"``."""
@@ -181,9 +224,13 @@ class Backend(ABC):
         return str(self.device)
 
     def __reduce__(self):
-        from .registry import get_backend
+        return (type(self), (self.device_spec(),))
 
-        return (get_backend, (self.name, self.device_spec()))
+    def __copy__(self) -> Backend:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Backend:
+        return self  # a handle on a library and device, shared like the cached instance it is
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r}, device={self.device!r})"

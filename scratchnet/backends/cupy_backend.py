@@ -1,8 +1,13 @@
 """CuPy on an NVIDIA GPU.
 
 Importing CuPy succeeds on machines without a GPU; the first allocation then fails with a raw
-CUDA runtime error. `CupyBackend` probes with ``cupy.cuda.is_available()`` first and turns a missing
-device into a `RuntimeError` that says so (contract 7).
+CUDA runtime error. `CupyBackend` asks the driver first and turns a missing device into a
+`RuntimeError` that says so and keeps the driver's own reason (contract 7), e.g.
+``cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA runtime version``.
+
+CuPy allocates on the *current* device, which a ``cupy.cuda.Device`` makes current as a context
+manager. Such an object keeps the device to restore on itself, so one object shared by two threads
+restores the wrong device: `CupyBackend.activate` returns a fresh one per call.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, DeviceRNG
+from .base import Backend, BackendStatus, DeviceRNG
+from .devices import parse_device
 from .inplace import UfuncKernels
 
 INSTALL_HINT = "pip install 'scratchnet[cuda12]' (CUDA 12) or 'scratchnet[cuda13]' (CUDA 13)"
@@ -28,24 +34,73 @@ def import_cupy() -> Any:
     return cupy
 
 
-def cuda_device_count(cupy: Any) -> int:
-    """Number of usable CUDA devices; 0 where the driver or the device is missing."""
+def cupy_namespace() -> Any:
+    """The Array API namespace for CuPy arrays (``array_api_compat.cupy``)."""
+    import array_api_compat.cupy as xp
+
+    return xp
+
+
+def cuda_devices(cupy: Any) -> tuple[int, str]:
+    """Number of usable CUDA devices and, where there are none, the driver's reason.
+
+    ``cupy.cuda.is_available()`` answers without raising but forgets why; when it says False,
+    asking for the device count again recovers the CUDA error (e.g. ``CUDARuntimeError:
+    cudaErrorNoDevice: no CUDA-capable device is detected``).
+    """
     try:
-        if not cupy.cuda.is_available():
-            return 0
-        return int(cupy.cuda.runtime.getDeviceCount())
-    except Exception:  # a broken driver raises CUDARuntimeError; treat it as no device
-        return 0
+        if cupy.cuda.is_available():
+            return int(cupy.cuda.runtime.getDeviceCount()), "ok"
+        count = int(cupy.cuda.runtime.getDeviceCount())
+    except Exception as exc:  # CUDARuntimeError and friends: keep the driver's words
+        return 0, f"cupy.cuda.is_available() is False: {type(exc).__name__}: {exc}"
+    if count > 0:  # is_available() remembers an earlier failure; the driver works now
+        return count, "ok"
+    return 0, "cupy.cuda.is_available() is False: cupy.cuda.runtime.getDeviceCount() is 0"
+
+
+def resolve_device(device: Any = None) -> tuple[Any, int]:
+    """CuPy and the index of the requested device, or the error `get_backend` raises."""
+    spec = parse_device(device)
+    cupy = import_cupy()
+    count, reason = cuda_devices(cupy)
+    if count == 0:
+        raise RuntimeError(
+            f"CuPy is installed but no usable CUDA device was found (no GPU, or no driver): "
+            f"{reason}. Use backend='numpy', or backend='auto' to pick CuPy only where a GPU works."
+        )
+    if spec.kind not in (None, "cuda"):
+        raise ValueError(
+            "cupy device must be an index, 'cuda', 'cuda:N', 'gpu:N' or a cupy.cuda.Device, "
+            f"got {device!r}"
+        )
+    index = spec.index or 0
+    if index >= count:
+        raise ValueError(f"CUDA device {index} requested, but only {count} device(s) exist")
+    return cupy, index
+
+
+def probe(device: Any = None) -> BackendStatus:
+    """Whether ``get_backend("cupy", device)`` works here; the reason keeps the CUDA error."""
+    return BackendStatus.of(resolve_device, device)
 
 
 class CupyRNG(DeviceRNG):
-    """``cupy.random.default_rng``: masks and noise are drawn on the GPU."""
+    """``cupy.random.default_rng`` on one GPU: masks and noise are drawn there."""
 
-    def __init__(self, cupy: Any, seed: int) -> None:
-        self._cupy = cupy
+    def __init__(self, seed: int, device: int = 0) -> None:
         self._seed = seed
-        self._gen = cupy.random.default_rng(seed)
+        self._device = int(device)
         self._draws = 0
+        self._gen = self._new_generator(seed)
+
+    def _init_args(self) -> tuple:
+        return (self._seed, self._device)
+
+    def _new_generator(self, seed: int) -> Any:
+        cupy = import_cupy()
+        with cupy.cuda.Device(self._device):  # the generator's state lives on that device
+            return cupy.random.default_rng(seed)
 
     def uniform(self, shape, dtype):
         self._draws += 1
@@ -68,7 +123,7 @@ class CupyRNG(DeviceRNG):
         self._seed = int(state["seed"])
         self._draws = int(state["draws"])
         mixed = np.random.SeedSequence([self._seed, self._draws]).generate_state(1)[0]
-        self._gen = self._cupy.random.default_rng(int(mixed))
+        self._gen = self._new_generator(int(mixed))
 
 
 class CupyBackend(Backend):
@@ -77,27 +132,16 @@ class CupyBackend(Backend):
     name = "cupy"
 
     def __init__(self, device: Any = None) -> None:
-        cupy = import_cupy()
-        count = cuda_device_count(cupy)
-        if count == 0:
-            raise RuntimeError(
-                "CuPy is installed but no usable CUDA device was found (no GPU, or no driver). "
-                "Use backend='numpy', or backend='auto' to pick CuPy only where a GPU works."
-            )
-        index = _device_index(device)
-        if index >= count:
-            raise ValueError(f"CUDA device {index} requested, but only {count} device(s) exist")
-        import array_api_compat.cupy as xp
-
+        cupy, index = resolve_device(device)
+        xp = cupy_namespace()
         self._cupy = cupy
-        super().__init__(xp, cupy.cuda.Device(index))
-        self.kernels = UfuncKernels(xp, cupy)
+        super().__init__(xp, cupy.cuda.Device(index), kernels=UfuncKernels(xp, cupy))
 
     def is_native(self, x: Any) -> bool:
         return isinstance(x, self._cupy.ndarray)
 
     def asarray(self, x, dtype=None, copy=None):
-        with self.device:
+        with self.activate():
             if self.is_native(x):
                 if copy or x.device != self.device:
                     return self._cupy.array(x, dtype=dtype, copy=True)
@@ -105,7 +149,8 @@ class CupyBackend(Backend):
             return self._cupy.asarray(np.asarray(x), dtype=dtype)
 
     def activate(self):
-        return self.device  # a cupy.cuda.Device is a context manager making it current
+        # A new Device per call: each keeps its own stack of devices to restore (thread-safe).
+        return self._cupy.cuda.Device(self.device.id)
 
     def to_numpy(self, x):
         return self._cupy.asnumpy(x)
@@ -114,30 +159,10 @@ class CupyBackend(Backend):
         self.device.synchronize()
 
     def make_rng(self, seed: int) -> DeviceRNG:
-        with self.device:
-            return CupyRNG(self._cupy, seed)
+        return CupyRNG(seed, self.device.id)
 
     def describe(self) -> str:
         return f"cupy on cuda:{self.device.id}"
 
     def device_spec(self) -> int:
         return int(self.device.id)
-
-
-def _device_index(device: Any) -> int:
-    """Parse ``None``, ``0``, ``"cuda"``, ``"cuda:1"``, ``"gpu:1"`` or a CuPy device into an index."""
-    if device is None:
-        return 0
-    if isinstance(device, int):
-        return device
-    if hasattr(device, "id"):
-        return int(device.id)
-    text = str(device).lower()
-    for prefix in ("cuda:", "gpu:"):
-        if text.startswith(prefix) and text[len(prefix) :].isdigit():
-            return int(text[len(prefix) :])
-    if text in ("cuda", "gpu"):
-        return 0
-    raise ValueError(
-        f"cupy device must be an index, 'cuda', 'cuda:N' or a cupy.cuda.Device, got {device!r}"
-    )

@@ -25,6 +25,8 @@ class UfuncKernels(PortableKernels):
         The raw library (``numpy`` or ``cupy``) whose ufuncs accept ``out=``.
     """
 
+    in_place = True
+
     def __init__(self, xp: Any, ufuncs: Any) -> None:
         super().__init__(xp)
         self._u = ufuncs

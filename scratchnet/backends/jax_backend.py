@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, DeviceRNG
+from .base import Backend, BackendStatus, DeviceRNG
+from .devices import parse_device
+from .kernels import PortableKernels
 
 
 def import_jax() -> Any:
@@ -20,38 +22,86 @@ def import_jax() -> Any:
     return jax
 
 
-class JaxRNG(DeviceRNG):
-    """A threefry key that is split before each draw."""
+def resolve_device(device: Any = None) -> Any:
+    """The JAX device for a device spec (``"cpu"``, ``"gpu:1"``, ``"cuda:1"``, ``"tpu:0"``, a JAX
+    device; None: JAX's default device), or the error `get_backend` raises."""
+    spec = parse_device(device)
+    jax = import_jax()
+    if spec.library == "jax":
+        return spec.native
+    if spec.kind is None:
+        return jax.devices()[0]
+    platform = {"cuda": "gpu"}.get(spec.kind, spec.kind)
+    try:
+        devices = jax.devices(platform)
+    except RuntimeError as exc:
+        raise ValueError(f"JAX has no {platform!r} devices here ({exc})") from exc
+    index = spec.index or 0
+    if index >= len(devices):
+        raise ValueError(f"JAX device {device!r} requested, but only {len(devices)} exist")
+    return devices[index]
 
-    def __init__(self, jax: Any, device: Any, seed: int) -> None:
-        self._jax = jax
-        self._device = device
-        self._key = jax.device_put(jax.random.key(int(seed)), device)  # draws happen there
+
+def probe(device: Any = None) -> BackendStatus:
+    """Whether ``get_backend("jax", device)`` works here, and if not, why."""
+    return BackendStatus.of(resolve_device, device)
+
+
+def device_spec(device: Any) -> str:
+    """``"cpu:0"``-style text that `resolve_device` turns back into ``device``."""
+    return f"{device.platform}:{device.id}"
+
+
+class JaxRNG(DeviceRNG):
+    """A threefry key that is split before each draw, kept on one device."""
+
+    def __init__(self, seed: int, device: Any = None) -> None:
+        import jax
+
+        self._seed = seed
+        self._device = resolve_device(device)
+        self._key = jax.device_put(jax.random.key(int(seed)), self._device)  # draws happen there
+
+    def _init_args(self) -> tuple:
+        return (self._seed, device_spec(self._device))
 
     def _next(self):
-        self._key, sub = self._jax.random.split(self._key)
+        import jax
+
+        self._key, sub = jax.random.split(self._key)
         return sub
 
     def _put(self, a):
-        return self._jax.device_put(a, self._device)
+        import jax
+
+        return jax.device_put(a, self._device)
 
     def uniform(self, shape, dtype):
-        return self._put(self._jax.random.uniform(self._next(), shape, dtype=dtype))
+        import jax
+
+        return self._put(jax.random.uniform(self._next(), shape, dtype=dtype))
 
     def normal(self, shape, dtype):
-        return self._put(self._jax.random.normal(self._next(), shape, dtype=dtype))
+        import jax
+
+        return self._put(jax.random.normal(self._next(), shape, dtype=dtype))
 
     def integers(self, high, shape):
-        draw = self._jax.random.randint(self._next(), shape, 0, high)
-        return self._put(draw)
+        import jax
+
+        return self._put(jax.random.randint(self._next(), shape, 0, high))
 
     def get_state(self) -> dict:
-        data = np.asarray(self._jax.random.key_data(self._key))
+        import jax
+
+        data = np.asarray(jax.random.key_data(self._key))
         return {"key": [int(v) for v in data.ravel()]}
 
     def set_state(self, state: dict) -> None:
+        import jax
+
         data = np.asarray(state["key"], dtype=np.uint32)
-        self._key = self._jax.device_put(self._jax.random.wrap_key_data(data), self._device)
+        self._key = jax.device_put(jax.random.wrap_key_data(data), self._device)
 
 
 class JaxBackend(Backend):
@@ -60,11 +110,12 @@ class JaxBackend(Backend):
     name = "jax"
 
     def __init__(self, device: Any = None) -> None:
-        jax = import_jax()
+        dev = resolve_device(device)
+        import jax
         import jax.numpy as xp
 
         self._jax = jax
-        super().__init__(xp, _resolve_device(jax, device))
+        super().__init__(xp, dev, kernels=PortableKernels(xp))
 
     def dtype(self, name: str) -> Any:
         if name == "float64" and not self._jax.config.jax_enable_x64:
@@ -96,24 +147,7 @@ class JaxBackend(Backend):
         self._jax.device_put(np.zeros(1), self.device).block_until_ready()
 
     def make_rng(self, seed: int) -> DeviceRNG:
-        return JaxRNG(self._jax, self.device, seed)
+        return JaxRNG(seed, self.device)
 
     def device_spec(self) -> str:
-        return f"{self.device.platform}:{self.device.id}"
-
-
-def _resolve_device(jax: Any, device: Any) -> Any:
-    if device is None:
-        return jax.devices()[0]
-    if isinstance(device, str):
-        platform, _, index = device.partition(":")
-        platform = {"cuda": "gpu"}.get(platform, platform)
-        try:
-            devices = jax.devices(platform)
-        except RuntimeError as exc:
-            raise ValueError(f"JAX has no {platform!r} devices here ({exc})") from exc
-        i = int(index) if index.isdigit() else 0
-        if i >= len(devices):
-            raise ValueError(f"JAX device {device!r} requested, but only {len(devices)} exist")
-        return devices[i]
-    return device
+        return device_spec(self.device)

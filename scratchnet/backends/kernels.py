@@ -21,6 +21,10 @@ Array = Any
 class PortableKernels:
     """Reference kernels: pure Array API, no in-place writes."""
 
+    #: whether the kernels overwrite their parameter and state arguments (then views of a flat
+    #: buffer see every update); False means each call returns new arrays
+    in_place = False
+
     def __init__(self, xp: Any) -> None:
         self.xp = xp
 

@@ -6,15 +6,34 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, DeviceRNG
+from .base import Backend, BackendStatus, DeviceRNG
+from .devices import parse_device
 from .inplace import UfuncKernels
+
+
+def resolve_device(device: Any = None) -> str:
+    """``"cpu"`` for every spec of the CPU (None, ``"cpu"``, a CPU device object), else
+    `ValueError`."""
+    spec = parse_device(device)
+    if spec.kind not in (None, "cpu") or spec.index not in (None, 0):
+        raise ValueError(f"the numpy backend runs on device 'cpu' only, got {device!r}")
+    return "cpu"
+
+
+def probe(device: Any = None) -> BackendStatus:
+    """Whether ``get_backend("numpy", device)`` works here (it does, for the CPU)."""
+    return BackendStatus.of(resolve_device, device)
 
 
 class NumpyRNG(DeviceRNG):
     """A `numpy.random.Generator` (PCG64) that draws float32 directly when asked."""
 
     def __init__(self, seed: int) -> None:
+        self._seed = seed
         self._gen = np.random.default_rng(seed)
+
+    def _init_args(self) -> tuple:
+        return (self._seed,)
 
     def uniform(self, shape, dtype):
         return self._gen.random(shape, dtype=dtype)
@@ -40,10 +59,7 @@ class NumpyBackend(Backend):
     def __init__(self, device: Any = None) -> None:
         import array_api_compat.numpy as xp
 
-        if device not in (None, "cpu"):
-            raise ValueError(f"the numpy backend runs on device 'cpu' only, got {device!r}")
-        super().__init__(xp, "cpu")
-        self.kernels = UfuncKernels(xp, np)
+        super().__init__(xp, resolve_device(device), kernels=UfuncKernels(xp, np))
 
     def is_native(self, x: Any) -> bool:
         return isinstance(x, np.ndarray | np.generic)

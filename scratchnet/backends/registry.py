@@ -1,11 +1,19 @@
-"""Backend names to `Backend` objects, ``"auto"``, and what works on this machine."""
+"""Backend names to `Backend` objects, ``"auto"``, and what works on this machine.
+
+`get_backend` builds each (library, device) backend once and hands out that instance afterwards,
+so a model, its copies and `to_numpy` share one object and the CUDA driver is asked only once.
+The backend modules import optional libraries inside their functions; this module imports them by
+name (`importlib`) only when a backend is asked for.
+"""
 
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import Any
 
 from .base import Backend, BackendStatus
+from .devices import DeviceSpec, parse_device
 
 BACKEND_NAMES = ("numpy", "cupy", "torch", "jax", "array_api_strict")
 
@@ -17,6 +25,10 @@ _MODULES = {
     "array_api_strict": ("strict_backend", "StrictBackend"),
 }
 _ALIASES = {"np": "numpy", "pytorch": "torch", "strict": "array_api_strict"}
+
+# (name, DeviceSpec) -> Backend: both the spec asked for and the device the backend resolved it to,
+# so get_backend("torch") is get_backend("torch", "cpu"). Only successes are kept.
+_CACHE: dict[tuple[str, DeviceSpec], Backend] = {}
 
 
 def normalize_name(name: str) -> str:
@@ -30,19 +42,27 @@ def normalize_name(name: str) -> str:
     return key
 
 
+def backend_module(name: str) -> ModuleType:
+    """The module of a canonical backend name (imports no array library by itself)."""
+    return importlib.import_module(f"{__package__}.{_MODULES[name][0]}")
+
+
 def get_backend(name: str | Backend = "numpy", device: Any = None) -> Backend:
-    """The `Backend` for a library name and device.
+    """The `Backend` for a library name and device, built once and shared afterwards.
 
     Parameters
     ----------
     name : {"numpy", "cupy", "torch", "jax", "array_api_strict", "auto"} or Backend
         ``"auto"`` picks CuPy when a CUDA device is usable, else NumPy.
     device : optional
-        A device of that library, or a string it understands (``"cuda:1"``, ``"device1"``).
+        Any spec `parse_device` accepts: None, ``"cpu"``, ``"cuda:1"``, ``"gpu:1"``, an index, a
+        library device name (``"device1"``) or a device object of the library.
 
     Returns
     -------
     Backend
+        The same object for the same name and device (``"cuda:1"``, ``1`` and
+        ``torch.device("cuda:1")`` are one device).
 
     Raises
     ------
@@ -51,35 +71,44 @@ def get_backend(name: str | Backend = "numpy", device: Any = None) -> Backend:
     ImportError
         The library is not installed; the message names the extra to install.
     RuntimeError
-        The library is installed but cannot run here (CuPy without a GPU).
+        The library is installed but cannot run here (CuPy without a GPU; the message keeps the
+        CUDA error).
 
     Examples
     --------
     >>> from scratchnet.backends import get_backend
     >>> get_backend("numpy").describe()
     'numpy on cpu'
+    >>> get_backend("numpy") is get_backend("np", "cpu")
+    True
     """
     if isinstance(name, Backend):
         return name if device is None else get_backend(name.name, device)
     key = normalize_name(name)
+    spec = parse_device(device)
+    cached = _CACHE.get((key, spec))
+    if cached is not None:
+        return cached
     if key == "auto":
-        key = "cupy" if _cuda_usable() else "numpy"
-    module_name, class_name = _MODULES[key]
-    module = importlib.import_module(f"{__package__}.{module_name}")
-    return getattr(module, class_name)(device)
+        backend = get_backend(_auto_choice(spec), device)
+    else:
+        backend = getattr(backend_module(key), _MODULES[key][1])(device)
+        # one instance per resolved device; setdefault keeps the first if two threads race
+        backend = _CACHE.setdefault((key, parse_device(backend.device)), backend)
+    return _CACHE.setdefault((key, spec), backend)
 
 
-def _cuda_usable() -> bool:
-    try:
-        from .cupy_backend import cuda_device_count, import_cupy
-
-        return cuda_device_count(import_cupy()) > 0
-    except ImportError:
-        return False
+def _auto_choice(spec: DeviceSpec) -> str:
+    if spec.kind not in (None, "cuda"):
+        return "numpy"
+    return "cupy" if backend_module("cupy").probe(spec).available else "numpy"
 
 
 def available_backends() -> dict[str, BackendStatus]:
     """Which backends work on this machine, and why the others do not.
+
+    Asks each backend module's ``probe()``, which imports the library and checks its default
+    device without building a backend.
 
     Returns
     -------
@@ -92,12 +121,4 @@ def available_backends() -> dict[str, BackendStatus]:
     >>> sn.available_backends()["numpy"].available
     True
     """
-    report = {}
-    for name in BACKEND_NAMES:
-        try:
-            get_backend(name)
-        except (ImportError, RuntimeError, ValueError) as exc:
-            report[name] = BackendStatus(False, str(exc))
-        else:
-            report[name] = BackendStatus(True, "ok")
-    return report
+    return {name: backend_module(name).probe() for name in BACKEND_NAMES}

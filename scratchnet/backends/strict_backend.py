@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend
+from .base import Backend, BackendStatus
+from .devices import parse_device
+from .kernels import PortableKernels
 
 
 def import_strict() -> Any:
@@ -26,23 +28,37 @@ def import_strict() -> Any:
     return array_api_strict
 
 
+def resolve_device(device: Any = None) -> Any:
+    """The ``array_api_strict.Device`` for a device spec (None or ``"cpu"``: ``"CPU_DEVICE"``;
+    ``"device1"``, ``"device2"``; a Device), or the error `get_backend` raises."""
+    spec = parse_device(device)
+    xp = import_strict()
+    if spec.library == "array_api_strict":
+        return spec.native
+    if spec.kind in (None, "cpu") and spec.index in (None, 0):
+        return xp.Device("CPU_DEVICE")
+    try:
+        if spec.index is not None:
+            raise ValueError("its device names carry no index")
+        return xp.Device(spec.kind)
+    except ValueError as exc:
+        raise ValueError(f"array_api_strict has no device {device!r} ({exc})") from exc
+
+
+def probe(device: Any = None) -> BackendStatus:
+    """Whether ``get_backend("array_api_strict", device)`` works here, and if not, why."""
+    return BackendStatus.of(resolve_device, device)
+
+
 class StrictBackend(Backend):
     """array-api-strict arrays on one of its devices (``"CPU_DEVICE"``, ``"device1"``, ``"device2"``)."""
 
     name = "array_api_strict"
 
     def __init__(self, device: Any = None) -> None:
+        dev = resolve_device(device)
         xp = import_strict()
-        if device is None or device == "cpu":
-            dev = xp.Device("CPU_DEVICE")
-        elif isinstance(device, str):
-            try:
-                dev = xp.Device(device)
-            except ValueError as exc:
-                raise ValueError(f"array_api_strict has no device {device!r} ({exc})") from exc
-        else:
-            dev = device
-        super().__init__(xp, dev)
+        super().__init__(xp, dev, kernels=PortableKernels(xp))
         self._array_type = type(xp.asarray(0.0))
 
     def is_native(self, x: Any) -> bool:

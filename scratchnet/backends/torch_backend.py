@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, DeviceRNG
+from .base import Backend, BackendStatus, DeviceRNG
+from .devices import parse_device
 from .kernels import PortableKernels
 
 
@@ -23,24 +24,66 @@ def import_torch() -> Any:
     return torch
 
 
-class TorchRNG(DeviceRNG):
-    """A `torch.Generator` on the backend's device."""
+def resolve_device(device: Any = None) -> tuple[Any, Any]:
+    """PyTorch and the ``torch.device`` for a device spec, or the error `get_backend` raises."""
+    spec = parse_device(device)
+    torch = import_torch()
+    if spec.library == "torch":
+        dev = spec.native
+    elif spec.kind is None:
+        dev = torch.device("cpu")
+    else:
+        try:
+            dev = torch.device(spec.kind, spec.index)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"torch device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, got {device!r}"
+            ) from exc
+    if dev.type == "cpu":  # tensors report "cpu", never "cpu:0"
+        return torch, torch.device("cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"torch device {str(dev)!r} was requested, but PyTorch finds no usable CUDA device; "
+            "use device='cpu'"
+        )
+    if dev.type == "cuda" and dev.index is None:  # tensors report "cuda:N", never "cuda"
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return torch, dev
 
-    def __init__(self, torch: Any, device: Any, seed: int) -> None:
-        self._torch = torch
-        self._device = device
-        self._gen = torch.Generator(device=device)
+
+def probe(device: Any = None) -> BackendStatus:
+    """Whether ``get_backend("torch", device)`` works here, and if not, why."""
+    return BackendStatus.of(resolve_device, device)
+
+
+class TorchRNG(DeviceRNG):
+    """A `torch.Generator` on one device (``"cpu"``, ``"cuda:0"``; kept as text, not objects)."""
+
+    def __init__(self, seed: int, device: Any = "cpu") -> None:
+        torch = import_torch()
+        self._seed = seed
+        self._device = str(device)
+        self._gen = torch.Generator(device=self._device)
         self._gen.manual_seed(int(seed))
 
+    def _init_args(self) -> tuple:
+        return (self._seed, self._device)
+
     def uniform(self, shape, dtype):
-        return self._torch.rand(shape, generator=self._gen, dtype=dtype, device=self._device)
+        import torch
+
+        return torch.rand(shape, generator=self._gen, dtype=dtype, device=self._device)
 
     def normal(self, shape, dtype):
-        return self._torch.randn(shape, generator=self._gen, dtype=dtype, device=self._device)
+        import torch
+
+        return torch.randn(shape, generator=self._gen, dtype=dtype, device=self._device)
 
     def integers(self, high, shape):
-        return self._torch.randint(
-            0, high, shape, generator=self._gen, dtype=self._torch.int64, device=self._device
+        import torch
+
+        return torch.randint(
+            0, high, shape, generator=self._gen, dtype=torch.int64, device=self._device
         )
 
     def get_state(self) -> dict:
@@ -48,12 +91,16 @@ class TorchRNG(DeviceRNG):
         return {"torch": base64.b64encode(raw).decode("ascii")}
 
     def set_state(self, state: dict) -> None:
+        import torch
+
         raw = np.frombuffer(base64.b64decode(state["torch"]), dtype=np.uint8).copy()
-        self._gen.set_state(self._torch.from_numpy(raw))
+        self._gen.set_state(torch.from_numpy(raw))
 
 
 class TorchKernels(PortableKernels):
     """In-place optimiser updates with PyTorch's fused ``addcmul_``/``addcdiv_`` methods."""
+
+    in_place = True
 
     def sgd(self, p, g, lr):
         return p.add_(g, alpha=-lr)
@@ -93,25 +140,11 @@ class TorchBackend(Backend):
     name = "torch"
 
     def __init__(self, device: Any = None) -> None:
-        torch = import_torch()
+        torch, dev = resolve_device(device)
         import array_api_compat.torch as xp
 
         self._torch = torch
-        try:
-            dev = torch.device("cpu" if device is None else device)
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(
-                f"torch device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, got {device!r}"
-            ) from exc
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(
-                f"torch device {str(dev)!r} was requested, but PyTorch finds no usable CUDA device; "
-                "use device='cpu'"
-            )
-        if dev.type == "cuda" and dev.index is None:  # tensors report "cuda:N", never "cuda"
-            dev = torch.device("cuda", torch.cuda.current_device())
-        super().__init__(xp, dev)
-        self.kernels = TorchKernels(xp)
+        super().__init__(xp, dev, kernels=TorchKernels(xp))
 
     def is_native(self, x: Any) -> bool:
         return isinstance(x, self._torch.Tensor)
@@ -138,4 +171,4 @@ class TorchBackend(Backend):
             self._torch.cuda.synchronize(self.device)
 
     def make_rng(self, seed: int) -> DeviceRNG:
-        return TorchRNG(self._torch, self.device, seed)
+        return TorchRNG(seed, self.device)

@@ -68,7 +68,8 @@ def to_numpy(x: Any) -> Any:
     library = library_of(x)
     if library is None or library == "numpy":
         return np.asarray(x)
-    return _backend_for_array(x, library).to_numpy(x)
+    # the shared default backend of that library copies arrays of any of its devices home
+    return get_backend(library).to_numpy(x)
 
 
 def to_device(x: Any, backend: str | Backend = "numpy", device: Any = None, dtype: Any = None):
@@ -105,11 +106,3 @@ def to_device(x: Any, backend: str | Backend = "numpy", device: Any = None, dtyp
     if library not in (None, "numpy", target.name):
         x = to_numpy(x)  # cross-library moves go through the host
     return target.asarray(x, dtype=None if dtype is None else target.dtype(dtype))
-
-
-def _backend_for_array(x: Any, library: str) -> Backend:
-    import array_api_compat as compat
-
-    if library == "jax":
-        return get_backend("jax")
-    return get_backend(library, compat.device(x))
