@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchnet import datasets
 from scratchnet.datasets import (
     DatasetNotFoundError,
     cache_dir,
     dataset_search_paths,
+    fetch,
     load_digits,
     load_fashion_mnist,
     load_mnist,
@@ -49,7 +49,7 @@ STEMS = (
     "t10k-labels-idx1-ubyte",
 )
 ENV_VARS = ("SCRATCHNET_MNIST", "SCRATCHNET_FASHION_MNIST", "SCRATCHNET_DATA", "SCRATCHNET_OFFLINE")
-REAL_FETCH = datasets._fetch
+REAL_FETCH = fetch._fetch
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,10 +98,10 @@ def make_fake(folder: Path, n_train: int = 6, n_test: int = 4, seed: int = 0, co
 
 def use_checksums(monkeypatch, name: str, md5: dict[str, str], mirrors=()) -> None:
     """Make the loader expect the fake set's checksums (and fetch from ``mirrors``)."""
-    spec = datasets._DATASETS[name]
+    spec = fetch._DATASETS[name]
     files = tuple((stem, md5[stem]) for stem, _ in spec.files)
     new = replace(spec, files=files, mirrors=tuple(mirrors) or spec.mirrors)
-    monkeypatch.setitem(datasets._DATASETS, name, new)
+    monkeypatch.setitem(fetch._DATASETS, name, new)
 
 
 def files_under(folder: Path) -> list[str]:
@@ -119,7 +119,7 @@ def env(tmp_path, monkeypatch):
     def no_network(url, dest, timeout):
         raise AssertionError(f"a test tried to download {url}")
 
-    monkeypatch.setattr(datasets, "_fetch", no_network)
+    monkeypatch.setattr(fetch, "_fetch", no_network)
     return tmp_path
 
 
@@ -311,8 +311,8 @@ def test_not_found_message_says_where_to_put_the_files(env, monkeypatch):
 
 
 def test_fashion_not_found_mentions_the_debian_package(env, monkeypatch):
-    spec = replace(datasets._DATASETS["fashion-mnist"], system_dirs=(str(env / "no-system"),))
-    monkeypatch.setitem(datasets._DATASETS, "fashion-mnist", spec)
+    spec = replace(fetch._DATASETS["fashion-mnist"], system_dirs=(str(env / "no-system"),))
+    monkeypatch.setitem(fetch._DATASETS, "fashion-mnist", spec)
     with pytest.raises(DatasetNotFoundError) as info:
         load_fashion_mnist(download=False)
     message = str(info.value)
@@ -397,7 +397,7 @@ def mirror(env, monkeypatch):
     arrays, md5 = make_fake(env / "mirror", n_train=9, n_test=3)
     gone = (env / "gone").as_uri() + "/"
     use_checksums(monkeypatch, "mnist", md5, mirrors=[gone, (env / "mirror").as_uri() + "/"])
-    monkeypatch.setattr(datasets, "_fetch", REAL_FETCH)
+    monkeypatch.setattr(fetch, "_fetch", REAL_FETCH)
     return arrays, md5
 
 
@@ -412,7 +412,7 @@ def test_download_fills_the_cache_then_loads_from_it(env, mirror, monkeypatch):
     def no_fetch(url, dest, timeout):
         raise AssertionError("the cache should have been used")
 
-    monkeypatch.setattr(datasets, "_fetch", no_fetch)
+    monkeypatch.setattr(fetch, "_fetch", no_fetch)
     np.testing.assert_array_equal(load_mnist(normalize=False, dtype="uint8").y_train, split.y_train)
 
 
@@ -440,7 +440,7 @@ def test_an_interrupted_download_leaves_nothing_behind(env, mirror, monkeypatch)
         dest.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + bytes(1000))[:50])  # a partial body
         raise ConnectionResetError("connection reset by peer")
 
-    monkeypatch.setattr(datasets, "_fetch", broken)
+    monkeypatch.setattr(fetch, "_fetch", broken)
     with pytest.raises(DatasetNotFoundError, match="connection reset by peer"):
         load_mnist()
     assert calls and files_under(env / "xdg") == []
@@ -454,10 +454,10 @@ def test_unreachable_mirrors_fail_fast(env, monkeypatch):
         calls.append((url, timeout))
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(datasets, "_fetch", unreachable)
+    monkeypatch.setattr(fetch, "_fetch", unreachable)
     with pytest.raises(DatasetNotFoundError, match="Name or service not known"):
         load_mnist(timeout=2.5)
-    mirrors = datasets._DATASETS["mnist"].mirrors
+    mirrors = fetch._DATASETS["mnist"].mirrors
     assert [url for url, _ in calls] == [f"{m}{STEMS[0]}.gz" for m in mirrors]  # once each
     assert all(timeout == 2.5 for _, timeout in calls)
 
@@ -465,7 +465,7 @@ def test_unreachable_mirrors_fail_fast(env, monkeypatch):
 def test_offline_switch_stops_downloads(env, mirror, monkeypatch):
     monkeypatch.setenv("SCRATCHNET_OFFLINE", "1")
     calls = []
-    monkeypatch.setattr(datasets, "_fetch", lambda *a: calls.append(a))
+    monkeypatch.setattr(fetch, "_fetch", lambda *a: calls.append(a))
     with pytest.raises(DatasetNotFoundError, match="SCRATCHNET_OFFLINE is set"):
         load_mnist()
     assert calls == []
@@ -504,7 +504,7 @@ def test_auto_falls_back_to_digits(env, monkeypatch):
         tried.append(url)
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(datasets, "_fetch", unreachable)
+    monkeypatch.setattr(fetch, "_fetch", unreachable)
     X_train, y_train, X_test, y_test, info = load_real_dataset()
     assert tried  # a download was attempted before falling back
     assert info.name == "digits" and info.source == "scikit-learn"
