@@ -1,8 +1,10 @@
 """Learning-rate schedules alpha_t (section 5 leaves alpha_t free; these are the usual choices).
 
 A schedule is evaluated on the host before every step, from a `Clock` (steps and epochs so far), and
-returns a Python float, so no device synchronisation is needed. ``ReduceOnPlateau`` also listens to
-the end of each epoch, where the validation loss is known.
+returns a Python float, so no device synchronisation is needed. ``ReduceOnPlateau`` and
+``AdaptiveRate`` also listen to the end of each epoch, where the validation loss is known; what
+they learn while training (the current rate, the best value, the count of epochs without
+improvement) is part of `Schedule.get_config`, so it survives saving, loading and pickling.
 
 ================= =============================================================================
 Constant           alpha
@@ -11,6 +13,8 @@ ExponentialDecay   alpha * rate ** (progress / every), progress in fractional ep
 InverseScaling     alpha / (1 + t) ** power, t counted in steps, epochs or samples
 CosineDecay        linear warm-up to alpha, then min_lr + (alpha - min_lr) (1 + cos(pi s)) / 2
 ReduceOnPlateau    alpha, multiplied by factor after ``patience`` epochs without improvement
+AdaptiveRate       alpha, divided by 5 after ``patience`` epochs without improvement, while above
+                   min_lr (scikit-learn's ``learning_rate="adaptive"``)
 ================= =============================================================================
 
 >>> from scratchnet.schedules import Clock, StepDecay
@@ -67,11 +71,24 @@ class Schedule(ABC):
         """Hook called by fit() after each epoch with its metrics (most schedules ignore it)."""
 
     def get_config(self) -> dict[str, Any]:
-        """Name and constructor arguments, JSON-serialisable."""
-        return {"name": self.name, "initial": self.initial, **self._args()}
+        """Name, constructor arguments and running state (under ``"state"``, only for schedules
+        that have one), JSON-serialisable; `schedule_from_config` rebuilds the schedule from it."""
+        config = {"name": self.name, "initial": self.initial, **self._args()}
+        state = self.get_state()
+        if state is not None:
+            config["state"] = state
+        return config
 
     def _args(self) -> dict[str, Any]:
         return {}
+
+    def get_state(self) -> dict[str, Any] | None:
+        """What the schedule has learnt while training (JSON-serialisable), or None if nothing."""
+        return None
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Put back the output of `get_state`."""
+        raise ValueError(f"{type(self).__name__} has no running state to restore")
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._args().items())
@@ -254,15 +271,108 @@ class ReduceOnPlateau(Schedule):
             "mode": self.mode,
         }
 
-    def get_config(self):
-        state = {"current": self.current, "best": None if math.isinf(self.best) else self.best,
-                 "wait": self.wait}  # fmt: skip
-        return {**super().get_config(), "state": state}
+    def get_state(self):
+        """The current rate, the best value so far (None before the first epoch) and the count of
+        epochs without improvement."""
+        best = None if math.isinf(self.best) else self.best
+        return {"current": self.current, "best": best, "wait": self.wait}
+
+    def set_state(self, state):
+        self.current = float(state["current"])
+        self.best = math.inf if state["best"] is None else float(state["best"])
+        self.wait = int(state["wait"])
+
+
+class AdaptiveRate(ReduceOnPlateau):
+    """scikit-learn's ``learning_rate="adaptive"``: divide the rate by 5 (``factor=0.2``) each time
+    ``monitor`` fails to improve by ``min_delta`` for ``patience`` consecutive epochs, as long as the
+    rate is above ``min_lr``.
+
+    It counts by scikit-learn's rule rather than `ReduceOnPlateau`'s: an epoch is "no improvement"
+    when its value is above ``best - min_delta``, and ``best`` follows every epoch (a small
+    improvement lowers it, yet still counts against the rate). ``min_lr`` is a threshold, not a
+    clamp: a rate above it is divided once more (and may fall below it), a rate at or below it is
+    left alone (`can_reduce` is then False, and scikit-learn's estimators stop training).
+
+    Parameters
+    ----------
+    initial : float
+    factor : float in (0, 1), default=0.2
+    patience : int, default=2
+        Consecutive epochs without an improvement of at least ``min_delta`` before a reduction.
+    min_delta : float, default=1e-4
+        scikit-learn's ``tol``.
+    monitor : str or None, default="loss"
+        A key of the epoch logs; where it is missing the training ``"loss"`` is used. None switches
+        the epoch hook off: the rate then changes only through `reduce`, called by whoever judges
+        the plateau (the estimators of `scratchnet.sklearn` do, with scikit-learn's counter over
+        the training loss or, with early stopping, the validation score).
+    min_lr : float, default=1e-6
+    mode : {"min", "max"}, default="min"
+        Whether the monitored value should go down (losses) or up (accuracies, scores).
+
+    >>> sched = AdaptiveRate(0.5, patience=2)
+    >>> for epoch, loss in enumerate([1.0, 1.0, 1.0]):
+    ...     sched.on_epoch_end(epoch, {"loss": loss})
+    >>> sched(Clock())
+    0.1
+    """
+
+    name = "adaptive"
+
+    def __init__(
+        self,
+        initial: float,
+        factor: float = 0.2,
+        patience: int = 2,
+        min_delta: float = 1e-4,
+        monitor: str | None = "loss",
+        min_lr: float = 1e-6,
+        mode: str = "min",
+    ) -> None:
+        super().__init__(initial, factor, patience, min_delta, monitor, min_lr, mode)
+
+    def on_epoch_end(self, epoch, logs):
+        if self.monitor is None:
+            return
+        value = logs.get(self.monitor, logs.get("loss"))
+        if value is None or not math.isfinite(value):
+            return
+        if self.mode == "max":
+            value = -value
+        if value > self.best - self.min_delta:
+            self.wait += 1
+        else:
+            self.wait = 0
+        self.best = min(self.best, value)
+        if self.wait >= self.patience:
+            self.reduce()
+
+    @property
+    def can_reduce(self) -> bool:
+        """Whether the rate is still above ``min_lr``."""
+        return self.current > self.min_lr
+
+    def reduce(self) -> float:
+        """Multiply the rate by ``factor`` if it is above ``min_lr``, restart the count of epochs
+        without improvement, and return the rate."""
+        if self.can_reduce:
+            self.current = self.current * self.factor
+        self.wait = 0
+        return self.current
 
 
 SCHEDULES: dict[str, type[Schedule]] = {
     cls.name: cls
-    for cls in (Constant, StepDecay, ExponentialDecay, InverseScaling, CosineDecay, ReduceOnPlateau)
+    for cls in (
+        Constant,
+        StepDecay,
+        ExponentialDecay,
+        InverseScaling,
+        CosineDecay,
+        ReduceOnPlateau,
+        AdaptiveRate,
+    )
 }
 
 
@@ -274,7 +384,7 @@ def as_schedule(lr: float | Schedule) -> Schedule:
 
 
 def schedule_from_config(config: dict[str, Any]) -> Schedule:
-    """Rebuild a schedule (with its state, for ReduceOnPlateau) from `Schedule.get_config`."""
+    """Rebuild a schedule, with its running state, from `Schedule.get_config`."""
     config = dict(config)
     name = config.pop("name", None)
     if name not in SCHEDULES:
@@ -282,7 +392,5 @@ def schedule_from_config(config: dict[str, Any]) -> Schedule:
     state = config.pop("state", None)
     sched = SCHEDULES[name](**config)
     if state is not None:
-        sched.current = float(state["current"])
-        sched.best = math.inf if state["best"] is None else float(state["best"])
-        sched.wait = int(state["wait"])
+        sched.set_state(state)
     return sched

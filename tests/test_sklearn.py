@@ -4,8 +4,10 @@ clone and pickling."""
 
 from __future__ import annotations
 
+import ast
 import pickle
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,8 +31,9 @@ from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import scratchnet as sn
-from scratchnet.schedules import InverseScaling
-from scratchnet.sklearn import MLPClassifier, MLPRegressor, _AdaptiveRate, _StoppingRule
+from scratchnet.schedules import AdaptiveRate, InverseScaling
+from scratchnet.sklearn import MLPClassifier, MLPRegressor
+from scratchnet.sklearn.stopping import NoImprovementStopping
 
 # ------------------------------------------------------------------------------------------------
 # scikit-learn's own estimator checks
@@ -247,7 +250,7 @@ def test_stopping_matches_scikit_learn(iris, params):
         assert ours.validation_scores_ is None and ours.best_validation_score_ is None
     if params.get("learning_rate") == "adaptive":
         schedule = ours.model_.optimizer.schedule
-        assert isinstance(schedule, _AdaptiveRate)
+        assert isinstance(schedule, AdaptiveRate)
         assert schedule.current == pytest.approx(ref._optimizer.learning_rate, rel=1e-12)
         assert schedule.current <= 1e-6
 
@@ -256,7 +259,7 @@ def test_stopping_rule_counts_epochs_without_tol_improvement(iris):
     X, y = iris
     clf = MLPClassifier((4,), tol=0.1, n_iter_no_change=2, max_iter=1, random_state=0).fit(X, y)
     clf.loss_curve_, clf.best_loss_, clf._no_improvement_count, clf.t_ = [], np.inf, 0, 0
-    rule = _StoppingRule(clf, n_train=150, validation=None)
+    rule = NoImprovementStopping(clf, n_train=150, validation=None)
     rule.set_model(clf.model_)
     clf.model_.stop_training = False
     # 0.95 improves by less than tol (count 1), 0.80 by more (reset); then three small steps
@@ -567,7 +570,7 @@ def test_pickle_round_trip_and_resume(iris, backend):
     copy = pickle.loads(pickle.dumps(clf))
     assert copy.model_.backend.name == backend
     np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
-    assert isinstance(copy.model_.optimizer.schedule, _AdaptiveRate)
+    assert isinstance(copy.model_.optimizer.schedule, AdaptiveRate)
     copy.partial_fit(X, y)
     clf.partial_fit(X, y)  # resumes exactly: optimiser state and random streams travel too
     np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
@@ -583,6 +586,72 @@ def test_pickle_with_early_stopping_snapshot(iris):
     assert len(copy.validation_scores_) == 10
     copy.set_params(early_stopping=False).fit(X, y)  # switching the rule on a warm start
     assert copy.validation_scores_ is None and copy.best_loss_ == min(copy.loss_curve_[10:])
+
+
+@pytest.mark.parametrize("resume", ["partial_fit", "warm_start"])
+def test_adaptive_rate_pickled_mid_training_resumes_exactly(iris, resume):
+    # tol=10: every epoch after the first is "no improvement", so with n_iter_no_change=1 the
+    # rate is divided by 5 every second epoch, and the pickle is taken after two reductions
+    X, y = iris
+    clf = MLPClassifier(
+        (8,), solver="sgd", learning_rate="adaptive", learning_rate_init=0.05, tol=10.0,
+        n_iter_no_change=1, random_state=0,
+    )  # fmt: skip
+    for _ in range(5):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    schedule = clf.model_.optimizer.schedule
+    assert isinstance(schedule, AdaptiveRate) and schedule.current == pytest.approx(0.002)
+    copy = pickle.loads(pickle.dumps(clf))
+    assert isinstance(copy.model_.optimizer.schedule, AdaptiveRate)
+    assert copy.model_.optimizer.schedule.get_config() == schedule.get_config()
+    for est in (clf, copy):
+        if resume == "partial_fit":
+            for _ in range(3):
+                est.partial_fit(X, y)
+        else:
+            est.set_params(warm_start=True, max_iter=4).fit(X, y)
+    for ours, theirs in zip(
+        copy.coefs_ + copy.intercepts_, clf.coefs_ + clf.intercepts_, strict=True
+    ):
+        np.testing.assert_array_equal(ours, theirs)
+    assert copy.loss_curve_ == clf.loss_curve_
+    assert copy.model_.optimizer.schedule.current == clf.model_.optimizer.schedule.current
+
+
+def _imported_modules(path, root):
+    """Absolute names of everything ``path`` (a file of the scratchnet package) imports."""
+    # the package the file belongs to (for an __init__.py, the package itself)
+    package = [*path.relative_to(root.parent).parts[:-1]]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            yield module
+            yield from (f"{module}.{alias.name}" for alias in node.names)
+
+
+def test_sklearn_package_imports():
+    # scratchnet.sklearn does not import scratchnet.io (a Model pickles by itself), nothing else in
+    # scratchnet imports scratchnet.sklearn, and inside the package imports only go downward
+    root = Path(sn.__file__).parent
+    below = {
+        "__init__": {"classifier", "regressor"},
+        "classifier": {"base", "docstrings"},
+        "regressor": {"base", "docstrings"},
+        "base": {"inputs", "layout", "stopping"},
+    }
+    for path in root.rglob("*.py"):
+        inside = path.parent == root / "sklearn"
+        for name in _imported_modules(path, root):
+            parts = name.split(".")
+            if not inside:
+                assert parts[:2] != ["scratchnet", "sklearn"], f"{path} imports {name}"
+                continue
+            assert parts[:2] != ["scratchnet", "io"], f"{path.name} imports {name}"
+            if parts[:2] == ["scratchnet", "sklearn"] and len(parts) > 2:
+                assert parts[2] in below.get(path.stem, set()), f"{path.name} imports {name}"
 
 
 def test_auto_backend_resolves_at_fit_time(iris):
