@@ -24,13 +24,11 @@ from . import (
 )
 from .backends import available_backends, get_backend, to_device, to_numpy
 from .callbacks import Callback, History, ModelCheckpoint, ProgressBar
-from .io import load
-from .model import Model
+from .model import Model, load
 from .optimizers import SGD, AdaGrad, Adam, AdamW, RMSProp
 from .regularization import EarlyStopping
 from .training import TrainingDivergedWarning
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "SGD",

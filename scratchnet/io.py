@@ -1,4 +1,7 @@
-"""Saving and loading models: one file, JSON configuration plus arrays, never unpickled.
+"""The model archive: one file, JSON configuration plus arrays, never unpickled.
+
+This module reads and writes archives as ``(config, arrays)`` and knows nothing of models:
+`Model.save` and `scratchnet.load` turn a model into that pair and back (`scratchnet.saving`).
 
 The file is a NumPy ``.npz`` archive. Its member ``__config__`` holds UTF-8 JSON: the format name
 and version, the constructor arguments, the layer stack by registered names, and for every array
@@ -12,13 +15,12 @@ never runs code, so the worst a forged file can do is hold wrong numbers.)
 Writes are atomic: the archive goes to a temporary file in the target folder, is flushed to disk,
 and then replaces the target in one rename, so a crash mid-save leaves the previous file intact.
 
->>> import numpy as np, tempfile, os, scratchnet as sn
->>> m = sn.Model(hidden=(8,), seed=0).build(4, 3)
+>>> import numpy as np, tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
->>> m.save(path)
->>> m2 = sn.load(path)
->>> bool(np.array_equal(sn.to_numpy(m2.parameters()["dense1.B"]), sn.to_numpy(m.parameters()["dense1.B"])))
-True
+>>> write_archive(path, {"model": {"hidden": [8]}}, {"param/dense1.B": np.ones((4, 8))})
+>>> config, arrays = read_archive(path)
+>>> config["model"], arrays["param/dense1.B"].shape
+({'hidden': [8]}, (4, 8))
 """
 
 from __future__ import annotations
@@ -45,78 +47,19 @@ def _checksum(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
-def model_payload(model: Any, include_optimizer: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
-    """(JSON-able config, host arrays) describing ``model`` completely."""
-    from .backends import to_numpy
+def write_archive(path: str | os.PathLike, config: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``config`` (JSON-able) and ``arrays`` (host, numeric) to ``path`` atomically.
 
-    model._require_built()
-    arrays: dict[str, np.ndarray] = {}
-    for name, value in model.parameters().items():
-        arrays[f"param/{name}"] = to_numpy(value)
-    for name, value in model.state().items():
-        arrays[f"state/{name}"] = to_numpy(value)
-    config: dict[str, Any] = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "model": model.get_config(),
-        "layers": [{"kind": ly.kind, "config": ly.get_config()} for ly in model.layers],
-        "n_features": model.n_features,
-        "n_outputs": model.n_outputs,
-        "backend": model.backend.name,
-        "training": None,
-    }
-    if include_optimizer:
-        opt = model.optimizer
-        training: dict[str, Any] = {
-            "epochs_done": model.epochs_done,
-            "steps_done": model.steps_done,
-            "samples_seen": model.samples_seen,
-            "shuffle_rng": _json_state(model.shuffle_rng.bit_generator.state),
-            "device_rng": {
-                "backend": model.backend.name,
-                "device": model.backend.device_spec(),
-                "state": _json_state(model.rng.get_state()),
-            },
-            "history": None if model.history is None else model.history.to_dict(),
-            "optimizer": None,
-        }
-        if opt is not None:
-            training["optimizer"] = {
-                "name": opt.name,
-                "config": opt.get_config(),
-                "iterations": opt.iterations,
-                "slots": {name: sorted(slots) for name, slots in opt.state.items()},
-            }
-            for name, slots in opt.state.items():
-                for slot, value in slots.items():
-                    arrays[f"optimizer/{name}/{slot}"] = to_numpy(value)
-        config["training"] = training
+    The format name and version and a manifest (shape, dtype, SHA-256 of every array) are added to
+    the configuration under ``"format"``, ``"format_version"`` and ``"arrays"``.
+    """
+    config = dict(config)
+    config["format"] = FORMAT_NAME
+    config["format_version"] = FORMAT_VERSION
     config["arrays"] = {
         key: {"shape": list(a.shape), "dtype": str(a.dtype), "sha256": _checksum(a)}
         for key, a in arrays.items()
     }
-    return config, arrays
-
-
-def _json_state(state: Any) -> Any:
-    """Bit-generator states hold Python ints (possibly > 2^64); JSON keeps them exactly."""
-    return json.loads(json.dumps(state))
-
-
-def save(model: Any, path: str | os.PathLike, include_optimizer: bool = True) -> None:
-    """Write ``model`` to ``path`` atomically (see module docstring for the format).
-
-    Parameters
-    ----------
-    model : Model
-        A built model.
-    path : str or path-like
-        Target file; its folder must exist. ``.npz`` is the customary suffix.
-    include_optimizer : bool
-        Also store the optimiser state, counters, random-generator states and history, so that a
-        loaded model resumes training exactly (bit for bit on NumPy).
-    """
-    config, arrays = model_payload(model, include_optimizer)
     buffer = _io.BytesIO()
     members = {CONFIG_KEY: np.frombuffer(json.dumps(config).encode("utf-8"), dtype=np.uint8)}
     members.update(arrays)
@@ -158,7 +101,7 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def read_payload(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
+def read_archive(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     """Read and verify a model file; returns (config, arrays) or raises `ValueError`."""
     name = str(path)
     if not os.path.isfile(name):
@@ -255,144 +198,3 @@ def _verify(name: str, config: Any, arrays: dict[str, np.ndarray]) -> None:
             )
         if _checksum(a) != meta.get("sha256"):
             raise ValueError(f"{name!r}: array {key!r} fails its checksum (tampered or corrupted)")
-
-
-def model_from_payload(
-    config: dict, arrays: dict[str, np.ndarray], backend: Any = None, device: Any = None,
-    dtype: str | None = None, source: str = "model file",
-) -> Any:  # fmt: skip
-    """Rebuild a model from `model_payload` output on any backend."""
-    from .layers import Dense, layer_from_config
-    from .model import Model
-
-    try:
-        mc = dict(config["model"])
-        layers = [
-            layer_from_config(entry["kind"], dict(entry["config"])) for entry in config["layers"]
-        ]
-        n_features, n_outputs = int(config["n_features"]), int(config["n_outputs"])
-    except (KeyError, TypeError) as exc:
-        raise ValueError(
-            f"{source}: malformed configuration ({type(exc).__name__}: {exc})"
-        ) from exc
-    if not layers or not isinstance(layers[-1], Dense) or layers[-1].units != n_outputs:
-        raise ValueError(
-            f"{source}: the layer stack does not end in a Dense layer of {n_outputs} units"
-        )
-    try:
-        model = Model(
-            hidden=mc["hidden"],
-            activation=mc["activation"],
-            output=mc["output"],
-            layers=layers[:-1] if mc.get("custom_layers", True) else None,
-            init=mc.get("init"),
-            l2=mc["l2"],
-            dropout=mc["dropout"],
-            batch_norm=mc["batch_norm"],
-            reduction=mc["reduction"],
-            backend=backend or config.get("backend", "numpy"),
-            device=device,
-            dtype=dtype or mc["dtype"],
-            seed=mc["seed"],
-        )
-    except KeyError as exc:
-        raise ValueError(f"{source}: configuration lacks {exc}") from exc
-    except TypeError as exc:
-        raise ValueError(f"{source}: malformed configuration ({exc})") from exc
-    model._custom_layers = layers[:-1]
-    model._output_layer = layers[-1]
-    model.build(n_features, n_outputs)
-    params = {k[len("param/") :]: v for k, v in arrays.items() if k.startswith("param/")}
-    state = {k[len("state/") :]: v for k, v in arrays.items() if k.startswith("state/")}
-    try:
-        model.set_parameters(params)
-        model.set_state(state)
-    except ValueError as exc:
-        raise ValueError(f"{source}: arrays do not fit the layer stack ({exc})") from exc
-    try:
-        _restore_training(model, config.get("training"), arrays, source)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(
-            f"{source}: malformed training state ({type(exc).__name__}: {exc})"
-        ) from exc
-    return model
-
-
-def _restore_training(model: Any, training: dict | None, arrays: dict, source: str) -> None:
-    if not training:
-        return
-    from .callbacks import History
-    from .optimizers import optimizer_from_config
-
-    model.epochs_done = int(training["epochs_done"])
-    model.steps_done = int(training["steps_done"])
-    model.samples_seen = int(training["samples_seen"])
-    model.shuffle_rng.bit_generator.state = training["shuffle_rng"]
-    rng_info = training.get("device_rng") or {}
-    same_device = (rng_info.get("backend"), rng_info.get("device")) == (
-        model.backend.name, model.backend.device_spec(),
-    )  # fmt: skip
-    if same_device:  # another device's generator state does not fit: keep the fresh seeding
-        model.rng.set_state(rng_info["state"])
-    if training.get("history") is not None:
-        model.history = History.from_dict(training["history"])
-    opt_info = training.get("optimizer")
-    if opt_info is not None:
-        try:
-            opt = optimizer_from_config(opt_info["name"], opt_info["config"])
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{source}: bad optimizer configuration ({exc})") from exc
-        opt.iterations = int(opt_info["iterations"])
-        params = model.parameters()
-        for name, slots in opt_info["slots"].items():
-            if name not in params:
-                raise ValueError(f"{source}: optimizer state for unknown parameter {name!r}")
-            if sorted(slots) != sorted(opt.slots):
-                raise ValueError(
-                    f"{source}: {opt.name} keeps {sorted(opt.slots)} per parameter, the file has "
-                    f"{sorted(slots)} for {name!r}"
-                )
-            for slot in slots:
-                shape = arrays[f"optimizer/{name}/{slot}"].shape
-                if tuple(shape) != tuple(params[name].shape):
-                    raise ValueError(
-                        f"{source}: optimizer state {name}/{slot} has shape {tuple(shape)}, "
-                        f"expected {tuple(params[name].shape)}"
-                    )
-            opt.state[name] = {
-                slot: model.backend.asarray(
-                    arrays[f"optimizer/{name}/{slot}"], dtype=model.dtype, copy=True
-                )
-                for slot in slots
-            }
-        model.optimizer = opt
-
-
-def load(
-    path: str | os.PathLike, backend: Any = None, device: Any = None, dtype: str | None = None
-) -> Any:
-    """Load a model saved by `Model.save` onto any backend and device.
-
-    Parameters
-    ----------
-    path : str or path-like
-    backend : str or Backend, optional
-        Target backend; default: the one it was saved from.
-    device : optional
-        Target device of that backend.
-    dtype : {"float32", "float64"}, optional
-        Cast on load; default: the saved dtype.
-
-    Returns
-    -------
-    Model
-
-    Raises
-    ------
-    FileNotFoundError
-        No file at ``path``.
-    ValueError
-        Truncated, tampered, foreign or incompatible files.
-    """
-    config, arrays = read_payload(path)
-    return model_from_payload(config, arrays, backend, device, dtype, source=repr(str(path)))

@@ -15,7 +15,9 @@ Adam         m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
 AdamW        Adam, after theta <- (1 - lr wd) theta on weights (decoupled decay; biases untouched)
 =========== ================================================================================
 
-State arrays (v, s, m) live on the model's device and move with ``model.to()``. The arithmetic is
+An optimiser acts on the model's flat parameter buffer (`scratchnet.params`): its state slots
+(v, s, m) are flat buffers of the same layout, so one step is one pass over each array. They live
+on the model's device and move with ``model.to()``. The arithmetic is
 delegated to the backend's kernels, which update in place where the library allows it (NumPy,
 CuPy, PyTorch) and return new arrays elsewhere (JAX).
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+from .params import ParameterLayout
 from .schedules import Clock, Schedule, as_schedule, schedule_from_config
 from .validation import check_float
 
@@ -64,7 +67,8 @@ class Optimizer(ABC):
             None if clip_value is None else check_float(clip_value, "clip_value", 0, low_open=True)
         )
         self.iterations = 0
-        self.state: dict[str, dict[str, Array]] = {}
+        #: slot name -> flat buffer of the parameter layout (empty before the first step)
+        self.state: dict[str, Array] = {}
 
     @property
     def lr(self) -> float:
@@ -77,53 +81,96 @@ class Optimizer(ABC):
 
     def step(
         self,
-        params: dict[str, Array],
-        grads: dict[str, Array],
+        params: Array,
+        grads: Array,
         lr: float,
         kernels: Any,
-        weight_names: frozenset[str] = frozenset(),
-    ) -> dict[str, Array]:
-        """One update of every parameter; returns the new parameter dict (same keys).
+        layout: ParameterLayout | None = None,
+    ) -> Array:
+        """One update of the flat parameter buffer; returns the new buffer.
 
         Parameters
         ----------
-        params, grads : dict name -> array
-            Same keys and shapes.
+        params, grads : arrays of shape (size,)
+            The model's flat parameter and gradient buffers (`scratchnet.params`).
         lr : float
             Learning rate for this step.
         kernels : PortableKernels
-            The backend's kernels.
-        weight_names : frozenset of str
-            Which names are weights (decoupled weight decay touches only these).
+            The backend's kernels; in-place kernels update ``params`` and the state and return
+            the same arrays, the portable ones return new arrays.
+        layout : ParameterLayout, optional
+            Where each parameter lives (the global norm is summed per parameter in forward
+            order, and decoupled weight decay touches ``[0, layout.weight_stop)``). None treats
+            the whole buffer as one weight.
         """
-        grads = self._clip(grads, kernels)
+        if layout is None:
+            layout = ParameterLayout([("weights", tuple(params.shape), True)])
+        grads = self._clip(grads, kernels, layout)
         self.iterations += 1
-        new = {}
-        for name, p in params.items():
-            slots = self.state.get(name)
-            if slots is None:
-                xp = kernels.xp
-                slots = {s: xp.zeros_like(p) for s in self.slots}
-            p, slots = self.update(p, grads[name], slots, lr, kernels, name in weight_names)
-            self.state[name] = slots
-            new[name] = p
-        return new
+        if not self.state:
+            self.state = {s: kernels.xp.zeros_like(params) for s in self.slots}
+        params, self.state = self.update(params, grads, self.state, lr, kernels, layout)
+        return params
 
     @abstractmethod
     def update(
-        self, p: Array, g: Array, slots: dict[str, Array], lr: float, kernels: Any, is_weight: bool
+        self,
+        p: Array,
+        g: Array,
+        slots: dict[str, Array],
+        lr: float,
+        kernels: Any,
+        layout: ParameterLayout,
     ) -> tuple[Array, dict[str, Array]]:
-        """Update one parameter and its state slots."""
+        """Update the flat buffer ``p`` and the state slots (one flat array each)."""
 
-    def _clip(self, grads: dict[str, Array], kernels: Any) -> dict[str, Array]:
+    def _clip(self, g: Array, kernels: Any, layout: ParameterLayout) -> Array:
         if self.clip_value is not None:
-            grads = {k: kernels.clip(g, self.clip_value) for k, g in grads.items()}
+            g = kernels.clip(g, self.clip_value)
         if self.clip_norm is not None:
             xp = kernels.xp
-            total = xp.sqrt(sum(xp.sum(g * g) for g in grads.values()))
+            total = xp.sqrt(sum(xp.sum(seg * seg) for seg in layout.segments(g)))
             factor = self.clip_norm / xp.clip(total, min=self.clip_norm)
-            grads = {k: kernels.scale(g, factor) for k, g in grads.items()}
-        return grads
+            g = kernels.scale(g, factor)
+        return g
+
+    def state_arrays(self, layout: ParameterLayout, xp: Any) -> dict[str, dict[str, Array]]:
+        """The state as ``{parameter name: {slot: array of the parameter's shape}}`` (views)."""
+        if not self.state:
+            return {}
+        per_slot = {s: layout.views(flat, xp) for s, flat in self.state.items()}
+        return {name: {s: per_slot[s][name] for s in self.state} for name in layout.names}
+
+    def set_state_arrays(
+        self, arrays: dict[str, dict[str, Array]], layout: ParameterLayout, backend: Any,
+        dtype: Any,
+    ) -> None:  # fmt: skip
+        """Set the state from ``{parameter name: {slot: array}}`` (the inverse of `state_arrays`).
+
+        Parameters absent from ``arrays`` start from zero state; every slot of `slots` must be
+        given for the others.
+        """
+        if not arrays:
+            self.state = {}
+            return
+        xp = backend.xp
+        zeros = {n: xp.zeros(layout[n].shape, dtype=dtype, device=backend.device)
+                 for n in layout.names}  # fmt: skip
+        self.state = {
+            s: layout.flatten(
+                {n: (backend.asarray(arrays[n][s], dtype=dtype) if n in arrays else zeros[n])
+                 for n in layout.names},
+                xp, dtype, backend.device,
+            )
+            for s in self.slots
+        }  # fmt: skip
+
+    @classmethod
+    def from_config(cls, config: dict) -> Optimizer:
+        """Rebuild from `get_config` output (the schedule included)."""
+        config = dict(config)
+        config["lr"] = schedule_from_config(config["lr"])
+        return cls(**config)
 
     def get_config(self) -> dict:
         """Constructor arguments (JSON-serialisable), the schedule included."""
@@ -143,10 +190,8 @@ class Optimizer(ABC):
         self.state = {}
 
     def move_state(self, convert) -> None:
-        """Apply ``convert(array) -> array`` to every state array (device moves, dtype casts)."""
-        self.state = {
-            n: {s: convert(a) for s, a in slots.items()} for n, slots in self.state.items()
-        }
+        """Apply ``convert(array) -> array`` to every state buffer (device moves, dtype casts)."""
+        self.state = {s: convert(a) for s, a in self.state.items()}
 
     def __repr__(self) -> str:
         args = {"lr": self.schedule, **self._hyper()}
@@ -175,7 +220,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.slots = ("velocity",) if self.momentum > 0 else ()
 
-    def update(self, p, g, slots, lr, kernels, is_weight):
+    def update(self, p, g, slots, lr, kernels, layout):
         if self.momentum == 0.0:
             return kernels.sgd(p, g, lr), slots
         p, v = kernels.momentum(p, g, slots["velocity"], lr, self.momentum, self.nesterov)
@@ -195,7 +240,7 @@ class AdaGrad(Optimizer):
         super().__init__(lr, **kwargs)
         self.eps = check_float(eps, "eps", 0.0, low_open=True)
 
-    def update(self, p, g, slots, lr, kernels, is_weight):
+    def update(self, p, g, slots, lr, kernels, layout):
         p, s = kernels.adagrad(p, g, slots["sum_sq"], lr, self.eps)
         return p, {"sum_sq": s}
 
@@ -214,7 +259,7 @@ class RMSProp(Optimizer):
         self.rho = check_float(rho, "rho", 0.0, 1.0, high_open=True)
         self.eps = check_float(eps, "eps", 0.0, low_open=True)
 
-    def update(self, p, g, slots, lr, kernels, is_weight):
+    def update(self, p, g, slots, lr, kernels, layout):
         p, s = kernels.rmsprop(p, g, slots["mean_sq"], lr, self.rho, self.eps)
         return p, {"mean_sq": s}
 
@@ -245,7 +290,7 @@ class Adam(Optimizer):
         self.beta2 = check_float(beta2, "beta2", 0.0, 1.0, high_open=True)
         self.eps = check_float(eps, "eps", 0.0, low_open=True)
 
-    def update(self, p, g, slots, lr, kernels, is_weight):
+    def update(self, p, g, slots, lr, kernels, layout):
         t = self.iterations
         p, m, v = kernels.adam(
             p, g, slots["m"], slots["v"], lr, self.beta1, self.beta2, self.eps,
@@ -273,10 +318,15 @@ class AdamW(Adam):
         super().__init__(lr, **kwargs)
         self.weight_decay = check_float(weight_decay, "weight_decay", 0.0)
 
-    def update(self, p, g, slots, lr, kernels, is_weight):
-        if is_weight and self.weight_decay > 0.0:
-            p = kernels.decay(p, 1.0 - lr * self.weight_decay)
-        return super().update(p, g, slots, lr, kernels, is_weight)
+    def update(self, p, g, slots, lr, kernels, layout):
+        stop = layout.weight_stop  # the weights lead the layout: one slice to decay
+        if self.weight_decay > 0.0 and stop > 0:
+            factor = 1.0 - lr * self.weight_decay
+            if kernels.in_place:
+                kernels.decay(p[:stop], factor)
+            else:
+                p = kernels.xp.concat([kernels.decay(p[:stop], factor), p[stop:]], axis=0)
+        return super().update(p, g, slots, lr, kernels, layout)
 
     def _hyper(self):
         return {**super()._hyper(), "weight_decay": self.weight_decay}
@@ -319,9 +369,7 @@ def optimizer_from_config(name: str, config: dict) -> Optimizer:
     """Rebuild an optimiser from its name and `Optimizer.get_config`."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r} in saved configuration")
-    config = dict(config)
-    config["lr"] = schedule_from_config(config["lr"])
-    return OPTIMIZERS[name](**config)
+    return OPTIMIZERS[name].from_config(config)
 
 
 __all__ = [

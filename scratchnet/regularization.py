@@ -51,6 +51,24 @@ def l2_gradient(W: Array, lam: float) -> Array:
     return lam * W
 
 
+def add_l2_gradients(layers: list, default_lam: float, norm: float) -> Array | None:
+    """Add norm * lambda * B to each weight gradient of ``layers``; return the penalty.
+
+    A layer's own ``l2`` overrides ``default_lam`` (the model's). Returns
+    norm * (1/2) sum_l lambda_l ||B(l)||^2 as a 0-d array, or None when no lambda is positive.
+    """
+    terms = []
+    for layer in layers:
+        lam = layer.l2 if getattr(layer, "l2", None) is not None else default_lam
+        for key in layer.weight_keys:
+            if lam > 0.0:
+                W = layer.params[key]
+                layer.grads[key] = layer.grads[key] + norm * l2_gradient(W, lam)
+                terms.append((W, lam))
+    value = l2_penalty(terms)
+    return None if value is None else norm * value
+
+
 class EarlyStopping(Callback):
     """Stop training when it stops helping, and keep the best weights.
 

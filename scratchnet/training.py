@@ -18,8 +18,10 @@ from . import validation as check
 from .augment import as_augmentation
 from .callbacks import Callback, History, ProgressBar
 from .data import batch_bounds, split_indices
+from .layers import BatchNorm
 from .optimizers import get_optimizer
 from .schedules import Clock
+from .targets import prepare_targets
 
 Array = Any
 
@@ -103,7 +105,7 @@ def fit(
             )
     augment = as_augmentation(augment)
 
-    Xd, Y, w = model._prepare_targets(X, y, sample_weight)
+    Xd, Y, w = prepare_targets(model, X, y, sample_weight)
     w = _apply_class_weight(model, Y, w, class_weight)
     n = int(Xd.shape[0])
     train_idx = np.arange(n)
@@ -198,9 +200,6 @@ class _Loop:
         self.bounds = list(batch_bounds(n_train, self.batch_size))
         self.steps = len(self.bounds)
         self.classifier = model.head.is_classifier
-        self.refs = [(f"{ly.name}.{k}", ly, k) for ly in model.layers for k in ly.params]
-        self.weight_names = model.weight_names
-        self.kernels = be.kernels
         if self.full_batch and n_train != Xd.shape[0]:
             idx = be.asarray(train_idx)
             self.Xd = self.xp.take(Xd, idx, axis=0)
@@ -234,16 +233,10 @@ class _Loop:
                 continue
             if self.augment is not None:
                 Xb = self.augment(Xb, model.rng)
-            norm = model._norm(stop - start, w_rows)
-            loss, F = model._train_batch(Xb, Yb, wb, norm)
+            norm = model.loss_scale(stop - start, w_rows)
             clock = Clock(model.steps_done, epoch, epoch + (b + 1) / self.steps, model.samples_seen)
             lr = model.optimizer.learning_rate(clock)
-            params = {name: layer.params[key] for name, layer, key in self.refs}
-            grads = {name: layer.grads[key] for name, layer, key in self.refs}
-            new = model.optimizer.step(params, grads, lr, self.kernels, self.weight_names)
-            for name, layer, key in self.refs:
-                layer.params[key] = new[name]
-            model.steps_done += 1
+            loss, F = model.train_step(Xb, Yb, wb, norm, lr)
             loss_sum = loss_sum + loss * (1.0 / norm)
             if self.classifier:
                 correct = correct + model.head.correct(F, Yb, wb)
@@ -268,9 +261,10 @@ def evaluate_arrays(model: Any, Xd: Array, Y: Array, w: np.ndarray | None) -> di
     loss_sum = 0.0
     correct = 0.0
     sq_res = 0.0
-    for start in range(0, n, _chunk()):
-        stop = min(start + _chunk(), n)
-        F = model._forward(Xd[start:stop, ...], training=False)
+    chunk = model.inference_chunk
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        F = model.infer(Xd[start:stop, ...])
         Yc = Y[start:stop, ...]
         losses, _ = head.sample_losses(F, Yc)
         if w_dev is None:
@@ -283,8 +277,6 @@ def evaluate_arrays(model: Any, Xd: Array, Y: Array, w: np.ndarray | None) -> di
             R = F - Yc
             R2 = R * R if w_dev is None else R * R * xp.expand_dims(w_dev[start:stop], axis=1)
             sq_res = sq_res + xp.sum(R2, axis=0)
-    for layer in model.layers:
-        layer.clear_cache()
     total_w = float(n if w is None else w.sum())
     scale = 1.0 if model.reduction == "sum" else 1.0 / total_w
     out = {"loss": float(loss_sum) * scale}
@@ -304,12 +296,6 @@ def evaluate_arrays(model: Any, Xd: Array, Y: Array, w: np.ndarray | None) -> di
     return out
 
 
-def _chunk() -> int:
-    from .model import INFERENCE_CHUNK
-
-    return INFERENCE_CHUNK
-
-
 class _NanGuard:
     """Keeps the weights (and optimiser state) of the best finite training loss; trips when the
     loss is NaN or inf, so that a diverged fit leaves a model that can train on."""
@@ -325,8 +311,7 @@ class _NanGuard:
         model, opt = self.model, self.model.optimizer
         copy = model.backend.asarray
         self.snapshot = model.snapshot()
-        self.opt_state = {n: {s: copy(a, copy=True) for s, a in slots.items()}
-                          for n, slots in opt.state.items()}  # fmt: skip
+        self.opt_state = {slot: copy(a, copy=True) for slot, a in opt.state.items()}
         self.opt_iterations = opt.iterations
 
     def check(self, logs: dict[str, float]) -> bool:
@@ -418,8 +403,6 @@ def _validation_arrays(model, data) -> tuple:
 
 
 def _check_batch_norm_batch(model: Any, batch_size: int | None, n_train: int) -> None:
-    from .layers import BatchNorm
-
     rows = n_train if batch_size is None else min(batch_size, n_train)
     if rows < 2 and any(isinstance(layer, BatchNorm) for layer in model.layers):
         raise ValueError(

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import Backend, describe_array, library_of
+from .backends import Backend, describe_array, library_of, to_device, to_numpy
 
 #: rows per chunk when scanning large host arrays for NaN/inf (keeps the scan's memory small)
 _SCAN_ROWS = 8192
@@ -142,8 +142,6 @@ def host_labels(y: Any, n_samples: int, name: str = "y") -> np.ndarray:
         raise ValueError(f"{name} is required")
     library = library_of(y)
     if library not in (None, "numpy"):
-        from .backends import to_numpy
-
         y = to_numpy(y)
     arr = _host_numeric(y, name)
     if arr.ndim == 0 or arr.ndim > 2:
@@ -160,8 +158,6 @@ def sample_weights(w: Any, n_samples: int, name: str = "sample_weight") -> np.nd
         return None
     library = library_of(w)
     if library not in (None, "numpy"):
-        from .backends import to_numpy
-
         w = to_numpy(w)
     arr = _host_numeric(w, name).astype(np.float64)
     if arr.shape != (n_samples,):
@@ -200,3 +196,34 @@ def check_float(
     if high is not None and (v > high or (high_open and v == high)):
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
     return v
+
+
+def named_arrays(
+    values: Any, shapes: dict[str, tuple], what: str, backend: Any, dtype_name: str
+) -> dict[str, Any]:
+    """``values`` (name -> array) checked against ``shapes`` and copied to ``backend``.
+
+    Parameters
+    ----------
+    values : dict
+        NumPy arrays or arrays of the backend, one per name of ``shapes``.
+    shapes : dict
+        Expected name -> shape.
+    what : str
+        ``"parameters"`` or ``"state"``, for messages.
+    """
+    if not isinstance(values, dict):
+        raise TypeError(f"{what} must be a dict name -> array, got {type(values).__name__}")
+    missing = [n for n in shapes if n not in values]
+    extra = [n for n in values if n not in shapes]
+    if missing or extra:
+        raise ValueError(
+            f"{what} keys do not match the model: missing {missing}, unexpected {extra}"
+        )
+    converted = {}
+    for name, shape in shapes.items():
+        arr = to_device(values[name], backend, dtype=dtype_name)
+        if tuple(arr.shape) != shape:
+            raise ValueError(f"{what}[{name!r}] has shape {tuple(arr.shape)}, expected {shape}")
+        converted[name] = backend.asarray(arr, copy=True)
+    return converted

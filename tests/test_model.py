@@ -92,18 +92,15 @@ def test_predict_per_head(rng):
 
 
 def test_predict_handles_more_rows_than_one_chunk(rng):
-    from scratchnet import model as model_module
-
     X = rng.normal(size=(50, 3))
+    y = rng.integers(0, 2, size=50)
     m = sn.Model(hidden=(4,), seed=0).build(3, 2)
     whole = sn.to_numpy(m.predict_proba(X))
-    old = model_module.INFERENCE_CHUNK
-    model_module.INFERENCE_CHUNK = 7
-    try:
-        chunked = sn.to_numpy(m.predict_proba(X))
-    finally:
-        model_module.INFERENCE_CHUNK = old
+    scores = m.evaluate(X, y)
+    m.inference_chunk = 7
+    chunked = sn.to_numpy(m.predict_proba(X))
     np.testing.assert_allclose(chunked, whole, rtol=1e-6)
+    assert m.evaluate(X, y) == pytest.approx(scores, rel=1e-6)
 
 
 def test_results_are_arrays_of_the_model_backend(backend, rng):
@@ -128,8 +125,9 @@ def test_to_moves_everything(backend, rng):
         np.testing.assert_array_equal(value, params[name])
     for name, value in sn.to_numpy(m.state()).items():
         np.testing.assert_array_equal(value, state[name])
-    for slots in m.optimizer.state.values():
-        assert all(library_of(a) == backend.name for a in slots.values())
+    assert m.optimizer.state and all(
+        library_of(a) == backend.name for a in m.optimizer.state.values()
+    )
     np.testing.assert_allclose(sn.to_numpy(m.predict_proba(X)), before, rtol=1e-10)
     m.fit(X, y, epochs=1, batch_size=10)  # training continues on the new device
     m.to("numpy")

@@ -197,7 +197,7 @@ def _numpy_ctx():
     from scratchnet.layers import BuildContext
 
     be = get_backend("numpy")
-    return BuildContext(be, be.dtype("float64"), np.random.default_rng(0), be.make_rng(0))
+    return BuildContext(be, be.dtype("float64"), np.random.default_rng(0))
 
 
 # --------------------------------------------------------------------------------------------

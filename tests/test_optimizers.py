@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -11,7 +14,9 @@ import scratchnet as sn
 from scratchnet.backends import get_backend
 from scratchnet.backends.kernels import PortableKernels
 from scratchnet.optimizers import SGD, AdaGrad, Adam, AdamW, RMSProp, get_optimizer
+from scratchnet.params import ParameterLayout
 from scratchnet.schedules import (
+    AdaptiveRate,
     Clock,
     Constant,
     CosineDecay,
@@ -61,11 +66,14 @@ def _run(name, backend, dtype, kernels=None, weight=True):
     grads = [rng.normal(size=(4, 3)) for _ in range(STEPS)]
     opt = get_optimizer(name, lr=0.05)
     dt = backend.dtype(dtype)
-    params = {"w": backend.asarray(p0, dtype=dt, copy=True)}
+    layout = ParameterLayout([("w", (12,), weight)])  # a flat buffer of one parameter
+    params = backend.asarray(np.concatenate([p0.ravel(), np.zeros(4)]), dtype=dt, copy=True)
     for g in grads:
-        params = opt.step(params, {"w": backend.asarray(g, dtype=dt)}, 0.05,
-                          kernels or backend.kernels, frozenset({"w"} if weight else ()))  # fmt: skip
-    return sn.to_numpy(params["w"]), _reference(name, p0, grads, 0.05, weight)
+        flat_g = backend.asarray(np.concatenate([g.ravel(), np.zeros(4)]), dtype=dt)
+        params = opt.step(params, flat_g, 0.05, kernels or backend.kernels, layout)
+    out = sn.to_numpy(params)
+    np.testing.assert_array_equal(out[12:], 0.0)  # the alignment gap stays zero
+    return out[:12].reshape(4, 3), _reference(name, p0, grads, 0.05, weight)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -92,31 +100,32 @@ def test_in_place_kernels_never_touch_gradients():
     be = get_backend("numpy")
     g = np.full((3,), 2.0)
     opt = Adam(lr=0.1)
-    opt.step({"w": np.ones(3)}, {"w": g}, 0.1, be.kernels)
+    opt.step(np.ones(3), g, 0.1, be.kernels)
     np.testing.assert_array_equal(g, 2.0)
 
 
 def test_clip_by_global_norm_and_by_value():
     be = get_backend("numpy")
-    grads = {"a": np.array([3.0, 0.0]), "b": np.array([4.0])}  # global norm 5
+    layout = ParameterLayout([("a", (2,), True), ("b", (1,), False)])  # b at offset 16
+    grads = np.zeros(layout.size)
+    grads[[0, 1, 16]] = [3.0, 0.0, 4.0]  # global norm 5 over both parameters
     opt = SGD(lr=1.0, clip_norm=1.0)
-    new = opt.step({"a": np.zeros(2), "b": np.zeros(1)}, grads, 1.0, be.kernels)
-    np.testing.assert_allclose(new["a"], [-0.6, 0.0])
-    np.testing.assert_allclose(new["b"], [-0.8])
+    new = opt.step(np.zeros(layout.size), grads, 1.0, be.kernels, layout)
+    np.testing.assert_allclose(new[[0, 1, 16]], [-0.6, 0.0, -0.8])
     opt = SGD(lr=1.0, clip_norm=10.0)  # below the threshold: untouched
-    new = opt.step({"a": np.zeros(2), "b": np.zeros(1)}, grads, 1.0, be.kernels)
-    np.testing.assert_allclose(new["b"], [-4.0])
+    new = opt.step(np.zeros(layout.size), grads, 1.0, be.kernels, layout)
+    np.testing.assert_allclose(new[16], -4.0)
     opt = SGD(lr=1.0, clip_value=0.5)
-    new = opt.step({"a": np.zeros(2), "b": np.zeros(1)}, grads, 1.0, be.kernels)
-    np.testing.assert_allclose(new["a"], [-0.5, 0.0])
+    new = opt.step(np.zeros(layout.size), grads, 1.0, be.kernels, layout)
+    np.testing.assert_allclose(new[[0, 1, 16]], [-0.5, 0.0, -0.5])
 
 
 def test_clipping_on_every_backend(backend):
     opt = Adam(lr=0.1, clip_norm=0.5, clip_value=0.1)
     dt = backend.dtype("float32")
-    p = {"w": backend.asarray(np.ones(4), dtype=dt, copy=True)}
-    g = {"w": backend.asarray(np.array([10.0, -10.0, 0.01, 0.0]), dtype=dt)}
-    out = sn.to_numpy(opt.step(p, g, 0.1, backend.kernels)["w"])
+    p = backend.asarray(np.ones(4), dtype=dt, copy=True)
+    g = backend.asarray(np.array([10.0, -10.0, 0.01, 0.0]), dtype=dt)
+    out = sn.to_numpy(opt.step(p, g, 0.1, backend.kernels))
     assert np.isfinite(out).all()
 
 
@@ -196,6 +205,61 @@ def test_schedules_round_trip_through_config():
         schedule_from_config({"name": "nope", "initial": 0.1})
 
 
+def test_adaptive_rate_follows_scikit_learns_rule():
+    sched = AdaptiveRate(1.0, patience=2, min_delta=0.1, min_lr=0.01)
+    # 0.95 improves by less than min_delta (count 1) but still becomes the best; 0.80 improves
+    # enough (count 0); 0.75 and 0.70 (each < 0.1 below the previous best) trip the reduction
+    for epoch, loss in enumerate([1.0, 0.95, 0.80, 0.75, 0.70]):
+        sched.on_epoch_end(epoch, {"loss": loss})
+    assert sched(Clock()) == pytest.approx(0.2) and sched.best == 0.70 and sched.wait == 0
+    for epoch in range(5, 11):  # 0.04, 0.008, then the third trip finds the rate below min_lr
+        sched.on_epoch_end(epoch, {"loss": 0.70})
+    assert sched.current == pytest.approx(0.008) and not sched.can_reduce
+    assert sched.reduce() == pytest.approx(0.008)  # at or below min_lr: left alone
+    driven = AdaptiveRate(0.5, monitor=None)  # no epoch hook: only reduce() changes the rate
+    for epoch in range(5):
+        driven.on_epoch_end(epoch, {"loss": 1.0})
+    assert driven(Clock()) == 0.5 and driven.reduce() == pytest.approx(0.1)
+    scores = AdaptiveRate(1.0, patience=1, min_delta=0.05, monitor="val_accuracy", mode="max")
+    for epoch, acc in enumerate([0.5, 0.6, 0.62]):
+        scores.on_epoch_end(epoch, {"loss": 1.0, "val_accuracy": acc})
+    assert scores(Clock()) == pytest.approx(0.2)  # 0.62 beat 0.6 by less than min_delta
+
+
+def test_adaptive_rate_round_trips_with_its_state():
+    sched = AdaptiveRate(0.1, patience=1, min_delta=0.0, monitor="val_loss", min_lr=1e-5)
+    for epoch, val in enumerate([1.0, 2.0, 0.5]):
+        sched.on_epoch_end(epoch, {"loss": 9.0, "val_loss": val})
+    config = sched.get_config()
+    assert config["name"] == "adaptive" and json.loads(json.dumps(config)) == config
+    assert config["state"] == {"current": pytest.approx(0.02), "best": 0.5, "wait": 0}
+    for original in (sched, AdaptiveRate(0.3, monitor=None)):
+        again = schedule_from_config(original.get_config())
+        assert type(again) is AdaptiveRate and again.get_config() == original.get_config()
+        assert again(Clock(step=3)) == original(Clock(step=3))
+    with pytest.raises(ValueError, match="no running state"):
+        schedule_from_config({"name": "constant", "initial": 0.1, "state": {"current": 1.0}})
+
+
+def test_adaptive_rate_travels_with_a_saved_or_pickled_model(rng, tmp_path):
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, size=40)
+    m = sn.Model(hidden=(4,), seed=0)
+    sched = AdaptiveRate(0.05, patience=1, min_delta=10.0)  # never "improves" enough
+    m.fit(X, y, epochs=3, batch_size=10, optimizer=sn.SGD(lr=sched))
+    assert sched.current == pytest.approx(0.05 * 0.2**2)
+    m.save(tmp_path / "m.npz")
+    copies = [sn.load(tmp_path / "m.npz"), pickle.loads(pickle.dumps(m))]
+    for copy in copies:
+        assert type(copy.optimizer.schedule) is AdaptiveRate
+        assert copy.optimizer.schedule.get_config() == sched.get_config()
+        copy.fit(X, y, epochs=2, batch_size=10)
+    m.fit(X, y, epochs=2, batch_size=10)  # the rate keeps falling from where it was: 0.05 / 5**4
+    assert m.optimizer.schedule.current == pytest.approx(0.05 * 0.2**4)
+    for copy in copies:
+        assert copy.optimizer.schedule.get_config() == m.optimizer.schedule.get_config()
+        np.testing.assert_array_equal(copy.predict_proba(X), m.predict_proba(X))
+
+
 def test_schedule_drives_training_lr(rng):
     X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, size=40)
     m = sn.Model(hidden=(4,), seed=0)
@@ -227,3 +291,18 @@ def test_reduce_on_plateau_can_maximise():
     assert sched(Clock()) == 0.5  # 0.6 did not beat 0.6
     with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
         ReduceOnPlateau(1.0, mode="up")
+
+
+def test_scratch_buffers_are_per_thread():
+    be = sn.get_backend("numpy")
+    seen = {}
+
+    def grab(key):
+        seen[key] = id(be.kernels._scratch(np.zeros((5, 5), dtype=np.float32)))
+
+    threads = [threading.Thread(target=grab, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen[0] != seen[1]

@@ -31,20 +31,18 @@ class Activation(Layer):
     def __init__(self, activation: str | ActivationFunction = "relu", name: str | None = None):
         super().__init__(name)
         self.fn = get_activation(activation)
-        self._cache_Z: Array = None
-        self._cache_H: Array = None
 
     def build(self, n_in: int, ctx: BuildContext) -> int:
-        self.ctx, self.n_in, self.n_out = ctx, n_in, n_in
+        self.n_in, self.n_out = n_in, n_in
         return n_in
 
-    def forward(self, H: Array, training: bool = False) -> Array:
+    def forward(self, H: Array, training: bool = False, rng: Any = None) -> Array:
         out = self.fn.forward(H)
-        self._cache_Z, self._cache_H = H, out
+        self.cache = {"Z": H, "H": out}
         return out
 
     def backward(self, E: Array, need_input_grad: bool = True) -> Array | None:
-        return self.fn.backprop(E, self._cache_Z, self._cache_H)
+        return self.fn.backprop(E, self._cached("Z"), self.cache["H"])
 
     def get_config(self) -> dict[str, Any]:
         return {"activation": self.fn.name, **({"name": self.name} if self.name else {})}

@@ -1,9 +1,15 @@
-"""What every layer shares: uniform parameter, gradient and state dicts (contract 3).
+"""What every layer shares: uniform parameter, gradient, state and cache dicts (contract 3).
 
 A layer maps H(l-1), an (n, fan_in) array, to its output, and back-maps the error E it receives
 (dL/d output, shape (n, fan_out)) to dL/dH(l-1). Trained parameters live in ``params``, their
-gradients (filled by `backward`) in ``grads`` under the same keys, and non-trained arrays (batch-norm
-running statistics) in ``state``. Optimisers, device moves and saving only ever see these dicts.
+gradients (filled by `backward`) in ``grads`` under the same keys, non-trained arrays (batch-norm
+running statistics) in ``state``, and what a forward pass keeps for its backward in ``cache``.
+Optimisers, device moves and saving only ever see these dicts; inside a `Model` the ``params``
+entries are views into the model's flat parameter store (`scratchnet.params`).
+
+Layers hold no array library: `build` receives a `BuildContext`, and the calls receive their arrays
+(the namespace comes from them) and, for dropout, the device generator ``rng``. Built layers
+therefore copy and pickle on every backend.
 """
 
 from __future__ import annotations
@@ -13,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-
-from ..backends import Backend, DeviceRNG
 
 Array = Any
 
@@ -31,14 +35,11 @@ class BuildContext:
         The backend's float dtype.
     init_rng : numpy.random.Generator
         Host generator for initial weights (same draws on every backend).
-    rng : DeviceRNG
-        Device generator for per-batch randomness (dropout masks).
     """
 
-    backend: Backend
+    backend: Any
     dtype: Any
     init_rng: np.random.Generator
-    rng: DeviceRNG
 
 
 class Layer(ABC):
@@ -59,21 +60,24 @@ class Layer(ABC):
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
         self.state: dict[str, Array] = {}
-        self.ctx: BuildContext | None = None
+        self.cache: dict[str, Any] = {}
         self.n_in: int | None = None
         self.n_out: int | None = None
 
     @property
     def built(self) -> bool:
-        return self.ctx is not None
+        return self.n_out is not None
 
     @abstractmethod
     def build(self, n_in: int, ctx: BuildContext) -> int:
         """Create parameters for an input width ``n_in``; return the output width."""
 
     @abstractmethod
-    def forward(self, H: Array, training: bool = False) -> Array:
-        """Output for input H of shape (n, n_in); keeps what `backward` needs."""
+    def forward(self, H: Array, training: bool = False, rng: Any = None) -> Array:
+        """Output for input H of shape (n, n_in); keeps in ``cache`` what `backward` needs.
+
+        ``rng`` is the model's device generator (used by dropout masks while training).
+        """
 
     @abstractmethod
     def backward(self, E: Array, need_input_grad: bool = True) -> Array | None:
@@ -96,13 +100,22 @@ class Layer(ABC):
         return {}
 
     def clear_cache(self) -> None:
-        """Drop arrays kept from the last forward pass (frees memory after training)."""
-        for attr in list(vars(self)):
-            if attr.startswith("_cache"):
-                setattr(self, attr, None)
+        """Drop the arrays kept from the last forward pass (frees memory after training)."""
+        self.cache = {}
+
+    def _cached(self, key: str) -> Any:
+        """An entry of the forward cache; a `RuntimeError` saying what to call when it is gone."""
+        try:
+            return self.cache[key]
+        except KeyError:
+            raise RuntimeError(
+                f"layer {self.name or self.kind!r} has no forward pass to differentiate: call "
+                "model.forward(X, training=True) (or loss_and_gradients) before backward; "
+                "predict, evaluate and fit keep nothing for a later backward"
+            ) from None
 
     def _check_built(self) -> None:
-        if self.ctx is None:
+        if not self.built:
             raise RuntimeError(f"layer {self.name or self.kind!r} is not built; call build() first")
 
     def __repr__(self) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from array_api_compat import array_namespace
+
 from .base import Array, BuildContext, Layer
 
 
@@ -49,9 +51,6 @@ class BatchNorm(Layer):
             raise ValueError(f"eps must be a float > 0, got {eps!r}")
         self.momentum = float(momentum)
         self.eps = float(eps)
-        self._cache_Zhat: Array = None
-        self._cache_inv_std: Array = None
-        self._cache_training = False
 
     def build(self, n_in: int, ctx: BuildContext) -> int:
         xp, dev, dt = ctx.backend.xp, ctx.backend.device, ctx.dtype
@@ -64,11 +63,11 @@ class BatchNorm(Layer):
             "running_var": xp.ones((n_in,), dtype=dt, device=dev),
         }
         self.grads = {}
-        self.ctx, self.n_in, self.n_out = ctx, n_in, n_in
+        self.n_in, self.n_out = n_in, n_in
         return n_in
 
-    def forward(self, H: Array, training: bool = False) -> Array:
-        xp = self.ctx.backend.xp
+    def forward(self, H: Array, training: bool = False, rng: Any = None) -> Array:
+        xp = array_namespace(H)
         if training:
             mean = xp.mean(H, axis=0)
             centered = H - mean
@@ -84,30 +83,30 @@ class BatchNorm(Layer):
             var = self.state["running_var"]
         inv_std = 1.0 / xp.sqrt(var + self.eps)
         Zhat = centered * inv_std
-        self._cache_Zhat, self._cache_inv_std, self._cache_training = Zhat, inv_std, training
+        self.cache = {"Zhat": Zhat, "inv_std": inv_std, "training": training}
         return Zhat * self.params["gamma"] + self.params["beta"]
 
     def backward(self, E: Array, need_input_grad: bool = True) -> Array | None:
-        xp = self.ctx.backend.xp
-        Zhat, inv_std = self._cache_Zhat, self._cache_inv_std
+        Zhat, inv_std = self._cached("Zhat"), self.cache["inv_std"]
+        xp = array_namespace(E)
         self.grads["gamma"] = xp.sum(E * Zhat, axis=0)
         self.grads["beta"] = xp.sum(E, axis=0)
         if not need_input_grad:
             return None
         G = E * self.params["gamma"]
-        if not self._cache_training:
+        if not self.cache["training"]:
             return G * inv_std
         n = G.shape[0]
         return (inv_std / n) * (n * G - xp.sum(G, axis=0) - Zhat * xp.sum(G * Zhat, axis=0))
 
     def per_sample_gradients(self, E: Array) -> dict[str, Array]:
         """Inference mode only (the map is then per-sample): dgamma_i = e_i * zhat_i, dbeta_i = e_i."""
-        if self._cache_training:
+        if self._cached("training"):
             raise ValueError(
                 "per-sample gradients through batch normalisation in training mode are undefined: "
                 "each output depends on the whole batch"
             )
-        return {"gamma": E * self._cache_Zhat, "beta": E}
+        return {"gamma": E * self.cache["Zhat"], "beta": E}
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from ..initializers import InitializerLike, get_initializer, initializer_config
 from .base import Array, BuildContext, Layer
@@ -69,7 +70,6 @@ class Dense(Layer):
         self.bias_init = bias_init
         self.use_bias = bool(use_bias)
         self.l2 = None if l2 is None else float(l2)
-        self._cache_H: Array = None
 
     def build(self, n_in: int, ctx: BuildContext) -> int:
         be, rng = ctx.backend, ctx.init_rng
@@ -79,17 +79,17 @@ class Dense(Layer):
             bias = _draw(self.bias_init, (self.units,), rng, "bias_init")
             self.params["c"] = be.asarray(bias, dtype=ctx.dtype, copy=True)
         self.grads = {}
-        self.ctx, self.n_in, self.n_out = ctx, n_in, self.units
+        self.n_in, self.n_out = n_in, self.units
         return self.units
 
-    def forward(self, H: Array, training: bool = False) -> Array:
-        self._cache_H = H
+    def forward(self, H: Array, training: bool = False, rng: Any = None) -> Array:
+        self.cache = {"H": H}
         Z = H @ self.params["B"]
         return Z + self.params["c"] if self.use_bias else Z
 
     def backward(self, E: Array, need_input_grad: bool = True) -> Array | None:
-        xp = self.ctx.backend.xp
-        H = self._cache_H
+        H = self._cached("H")
+        xp = array_namespace(E)
         self.grads["B"] = H.T @ E
         if self.use_bias:
             self.grads["c"] = xp.sum(E, axis=0)
@@ -97,8 +97,8 @@ class Dense(Layer):
 
     def per_sample_gradients(self, E: Array) -> dict[str, Array]:
         """dl_i/dB = h_i^T e_i (outer product), dl_i/dc = e_i: shapes (n, fan_in, units), (n, units)."""
-        xp = self.ctx.backend.xp
-        H = self._cache_H
+        H = self._cached("H")
+        xp = array_namespace(E)
         out = {"B": xp.expand_dims(H, axis=2) * xp.expand_dims(E, axis=1)}
         if self.use_bias:
             out["c"] = E

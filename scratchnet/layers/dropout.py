@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from array_api_compat import array_namespace, device
+
 from .base import Array, BuildContext, Layer
 
 
@@ -40,7 +42,6 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.mask: Array = None
         self.frozen = False
-        self._cache_scale: Array = None
 
     @property
     def keep_prob(self) -> float:
@@ -48,13 +49,13 @@ class Dropout(Layer):
         return 1.0 - self.rate
 
     def build(self, n_in: int, ctx: BuildContext) -> int:
-        self.ctx, self.n_in, self.n_out = ctx, n_in, n_in
+        self.n_in, self.n_out = n_in, n_in
         return n_in
 
     def freeze(self, mask: Array | None = None) -> None:
         """Use ``mask`` (0/1, shape (n, width)), or the last drawn one, for every forward pass."""
         if mask is not None:
-            self.mask = self.ctx.backend.asarray(mask, dtype=self.ctx.dtype) if self.ctx else mask
+            self.mask = mask
         if self.mask is None:
             raise ValueError("no mask to freeze: pass one, or run a training forward pass first")
         self.frozen = True
@@ -63,24 +64,33 @@ class Dropout(Layer):
         """Draw a fresh mask on every training forward pass again."""
         self.frozen = False
 
-    def forward(self, H: Array, training: bool = False) -> Array:
+    def forward(self, H: Array, training: bool = False, rng: Any = None) -> Array:
         if not training or self.rate == 0.0:
-            self._cache_scale = None
+            self.cache = {"scale": None}
             return H
+        xp = array_namespace(H)
         if not self.frozen:
-            self.mask = self.ctx.rng.bernoulli(
-                tuple(H.shape), self.keep_prob, H.dtype, self.ctx.backend.xp
-            )
-        elif tuple(self.mask.shape) != tuple(H.shape):
-            raise ValueError(
-                f"frozen dropout mask has shape {tuple(self.mask.shape)}, "
-                f"but the layer input has shape {tuple(H.shape)}"
-            )
-        self._cache_scale = self.mask * (1.0 / self.keep_prob)
-        return H * self._cache_scale
+            if rng is None:
+                raise ValueError(
+                    "a training forward pass through Dropout needs the device generator: "
+                    "forward(H, training=True, rng=backend.make_rng(seed)), or freeze(mask)"
+                )
+            self.mask = rng.bernoulli(tuple(H.shape), self.keep_prob, H.dtype, xp)
+        else:
+            if tuple(self.mask.shape) != tuple(H.shape):
+                raise ValueError(
+                    f"frozen dropout mask has shape {tuple(self.mask.shape)}, "
+                    f"but the layer input has shape {tuple(H.shape)}"
+                )
+            if array_namespace(self.mask) is not xp or self.mask.dtype != H.dtype:
+                self.mask = xp.asarray(self.mask, dtype=H.dtype, device=device(H))
+        scale = self.mask * (1.0 / self.keep_prob)
+        self.cache = {"scale": scale}
+        return H * scale
 
     def backward(self, E: Array, need_input_grad: bool = True) -> Array | None:
-        return E if self._cache_scale is None else E * self._cache_scale
+        scale = self._cached("scale")
+        return E if scale is None else E * scale
 
     def get_config(self) -> dict[str, Any]:
         return {"rate": self.rate, **({"name": self.name} if self.name else {})}
