@@ -53,6 +53,32 @@ def rng():
     return np.random.default_rng(12345)
 
 
+@pytest.fixture
+def readonly():
+    """Make NumPy inputs read-only (``writeable=False``), as array-api-extra's test backends do.
+
+    ``readonly(a, b, ...)`` returns read-only copies; any kernel that writes into a user's array
+    then raises instead of corrupting it unnoticed.
+    """
+
+    def freeze(*arrays):
+        out = []
+        for a in arrays:
+            a = np.array(a, copy=True)
+            a.flags.writeable = False
+            out.append(a)
+        return out[0] if len(out) == 1 else tuple(out)
+
+    return freeze
+
+
+def blobs(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three separable Gaussian blobs in 2-D: (X of shape (n, 2), labels in {0, 1, 2})."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    return np.array([[0.0, 3.0], [3.0, 0.0], [-3.0, -3.0]])[y] + rng.normal(size=(n, 2)), y
+
+
 def tolerance(dtype: str) -> float:
     """Relative tolerance for comparing a backend with NumPy in this dtype."""
     return 1e-10 if dtype == "float64" else 1e-4

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import blobs
 
 import scratchnet as sn
 from scratchnet.initializers import Constant, Normal, Uniform, get_initializer, initializer_names
+from scratchnet.layers import Dense
 
 FAN_IN, FAN_OUT = 400, 600
 SHAPE = (FAN_IN, FAN_OUT)
@@ -138,3 +140,15 @@ def test_models_with_parameterised_or_custom_initialisers_copy_and_save(tmp_path
         for twin in (m.copy(), sn.load(tmp_path / "m.npz")):
             for name, value in sn.to_numpy(m.parameters()).items():
                 np.testing.assert_array_equal(sn.to_numpy(twin.parameters())[name], value)
+
+
+def test_custom_initialiser_output_is_copied():
+    W0 = np.full((2, 4), 0.3, dtype=np.float32)
+    m = sn.Model(layers=[Dense(4, init=lambda shape, r: W0)], seed=0)
+    X, y = blobs(20)
+    m.fit(X, y, epochs=2)
+    np.testing.assert_array_equal(W0, np.float32(0.3))
+    with pytest.raises(
+        ValueError, match=r"init returned an array of shape \(3,\), expected \(2, 4\)"
+    ):
+        sn.Model(layers=[Dense(4, init=lambda shape, r: np.zeros(3))]).build(2, 2)

@@ -9,7 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import tolerance
+from conftest import blobs, skip_unavailable, tolerance
 
 import scratchnet as sn
 from scratchnet.layers import Activation, BatchNorm, Dense, Dropout
@@ -52,8 +52,6 @@ def test_custom_stacks_and_per_layer_settings_survive(tmp_path):
 
 @pytest.mark.parametrize("source", ["numpy", "torch", "jax", "array_api_strict"])
 def test_any_backend_loads_on_any_other(source, backend, tmp_path):
-    from conftest import skip_unavailable
-
     skip_unavailable(source)
     m, X, _ = _trained(seed=2, backend=source, dtype="float64")
     m.save(tmp_path / "x.npz")
@@ -271,3 +269,41 @@ def test_future_format_version(saved, tmp_path):
 def test_extra_array_not_in_manifest(saved, tmp_path):
     with pytest.raises(ValueError, match="do not match its manifest"):
         sn.load(_rewrite(saved, tmp_path / "e.npz", extra={"param/extra": np.ones(2)}))
+
+
+def test_loading_onto_another_device_reseeds_the_device_generator(tmp_path):
+    skip_unavailable("array_api_strict")
+    X, y = blobs(30)
+    m = sn.Model(hidden=(4,), dropout=0.3, backend="array_api_strict", device="device1", seed=0)
+    m.fit(X, y, epochs=1)
+    m.save(tmp_path / "m.npz")
+    moved = sn.load(tmp_path / "m.npz", device="device2")
+    assert moved.backend.device_spec() == "device2"
+    moved.fit(X, y, epochs=1)
+
+
+def test_hostile_headers_and_training_state_are_value_errors(tmp_path):
+    bomb = tmp_path / "bomb.npz"
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1, dtype=np.float32))
+    header["shape"] = (2**40,)
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    with zipfile.ZipFile(bomb, "w") as zf:
+        zf.writestr("__config__.npy", buf.getvalue() + b"\0" * 16)
+    with pytest.raises(ValueError, match="declares shape"):
+        sn.load(bomb)
+
+    X, y = blobs(20)
+    m = sn.Model(hidden=(4,), seed=0)
+    m.fit(X, y, epochs=1)
+    good = tmp_path / "good.npz"
+    m.save(good)
+    with np.load(good) as archive:
+        members = {k: archive[k] for k in archive.files}
+    config = json.loads(bytes(members["__config__"]).decode())
+    del config["training"]["epochs_done"]
+    members["__config__"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **members)
+    with pytest.raises(ValueError, match="malformed training state"):
+        sn.load(bad)

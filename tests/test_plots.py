@@ -77,3 +77,14 @@ def test_decision_boundaries_side_by_side(trained, tmp_path):
     assert (tmp_path / "b.png").read_bytes()[:8] == PNG_MAGIC
     with pytest.raises(ValueError, match="models is empty"):
         sn.plots.plot_decision_boundaries({}, X, y)
+
+
+def test_plotting_keeps_the_users_matplotlib_backend():
+    matplotlib = pytest.importorskip("matplotlib")
+    previous = matplotlib.get_backend()
+    try:
+        matplotlib.use("svg")
+        sn.plots.plot_confusion_matrix([0, 1], [0, 1])
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(previous)
