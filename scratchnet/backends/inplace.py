@@ -26,6 +26,7 @@ class UfuncKernels(PortableKernels):
     """
 
     in_place = True
+    name = "ufunc"
 
     def __init__(self, xp: Any, ufuncs: Any) -> None:
         super().__init__(xp)

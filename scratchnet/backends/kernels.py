@@ -24,6 +24,8 @@ class PortableKernels:
     #: whether the kernels overwrite their parameter and state arguments (then views of a flat
     #: buffer see every update); False means each call returns new arrays
     in_place = False
+    #: which implementation runs (``backend.kernels.name``): "portable", "ufunc", "numba", "torch"
+    name = "portable"
 
     def __init__(self, xp: Any) -> None:
         self.xp = xp

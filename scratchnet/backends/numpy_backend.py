@@ -9,6 +9,7 @@ import numpy as np
 from .base import Backend, BackendStatus, DeviceRNG
 from .devices import parse_device
 from .inplace import UfuncKernels
+from .numba_kernels import numba_kernels
 
 
 def resolve_device(device: Any = None) -> str:
@@ -52,14 +53,20 @@ class NumpyRNG(DeviceRNG):
 
 
 class NumpyBackend(Backend):
-    """NumPy arrays through ``array_api_compat.numpy``; optimiser updates run in place."""
+    """NumPy arrays through ``array_api_compat.numpy``; optimiser updates run in place.
+
+    The kernels are `NumbaKernels` (one fused parallel loop per optimiser step) where Numba is
+    installed (``pip install 'scratchnet[fast]'``) and ``SCRATCHNET_NUMBA`` is not ``"0"``, else
+    `UfuncKernels`; both give the same bits.
+    """
 
     name = "numpy"
 
     def __init__(self, device: Any = None) -> None:
         import array_api_compat.numpy as xp
 
-        super().__init__(xp, resolve_device(device), kernels=UfuncKernels(xp, np))
+        kernels = numba_kernels(xp) or UfuncKernels(xp, np)  # fused loops where Numba is here
+        super().__init__(xp, resolve_device(device), kernels=kernels)
 
     def is_native(self, x: Any) -> bool:
         return isinstance(x, np.ndarray | np.generic)

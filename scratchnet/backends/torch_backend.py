@@ -101,6 +101,7 @@ class TorchKernels(PortableKernels):
     """In-place optimiser updates with PyTorch's fused ``addcmul_``/``addcdiv_`` methods."""
 
     in_place = True
+    name = "torch"
 
     def sgd(self, p, g, lr):
         return p.add_(g, alpha=-lr)

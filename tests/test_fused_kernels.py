@@ -1,0 +1,110 @@
+"""Fused optimiser kernels equal the unfused ones: per optimiser, dtype, weight decay and clipping.
+
+The Numba loops (``scratchnet[fast]``) replay the ufunc kernels' arithmetic operation by operation in
+the array's dtype, so on NumPy they agree bit for bit; the portable (new-array) kernels agree to
+float rounding. PyTorch's in-place kernels are compared with the portable ones the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import skip_unavailable
+
+import scratchnet as sn
+from scratchnet.backends.inplace import UfuncKernels
+from scratchnet.backends.kernels import PortableKernels
+from scratchnet.optimizers import SGD, AdaGrad, Adam, AdamW, RMSProp
+from scratchnet.params import ParameterLayout
+
+OPTIMIZERS = {
+    "sgd": lambda **kw: SGD(lr=0.05, **kw),
+    "momentum": lambda **kw: SGD(lr=0.05, momentum=0.9, **kw),
+    "nesterov": lambda **kw: SGD(lr=0.05, momentum=0.9, nesterov=True, **kw),
+    "adagrad": lambda **kw: AdaGrad(lr=0.05, **kw),
+    "rmsprop": lambda **kw: RMSProp(lr=0.01, **kw),
+    "adam": lambda **kw: Adam(lr=0.01, **kw),
+    "adamw": lambda **kw: AdamW(lr=0.01, weight_decay=0.1, **kw),
+}
+CLIPS = {"none": {}, "norm": {"clip_norm": 0.5}, "value": {"clip_value": 0.05}}
+LAYOUT = ParameterLayout([("dense1.B", (7, 5), True), ("dense1.c", (5,), False),
+                          ("dense2.B", (5, 3), True), ("dense2.c", (3,), False)])  # fmt: skip
+
+
+def _run(kernels, name, clip, dtype, to=np.asarray, steps=6):
+    rng = np.random.default_rng(0)
+    p = to(rng.normal(size=LAYOUT.size).astype(dtype))
+    opt = OPTIMIZERS[name](**CLIPS[clip])
+    for _ in range(steps):
+        g = to(rng.normal(size=LAYOUT.size).astype(dtype))
+        p = opt.step(p, g, opt.lr * 0.9, kernels, LAYOUT)  # a rate the schedule did not give
+    return sn.to_numpy(p), {k: sn.to_numpy(v) for k, v in opt.state.items()}
+
+
+def _numba_kernels():
+    pytest.importorskip("numba")
+    from scratchnet.backends.numba_kernels import NumbaKernels
+
+    return NumbaKernels(sn.get_backend("numpy").xp, np)
+
+
+@pytest.mark.parametrize("clip", sorted(CLIPS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_numba_kernels_equal_the_ufunc_kernels_bit_for_bit(name, dtype, clip):
+    xp = sn.get_backend("numpy").xp
+    fused, fused_state = _run(_numba_kernels(), name, clip, dtype)
+    plain, plain_state = _run(UfuncKernels(xp, np), name, clip, dtype)
+    portable, _ = _run(PortableKernels(xp), name, clip, dtype)
+    np.testing.assert_array_equal(fused, plain)
+    for slot in plain_state:
+        np.testing.assert_array_equal(fused_state[slot], plain_state[slot])
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(fused, portable, rtol=rtol, atol=rtol)
+
+
+def test_numba_kernels_fall_back_on_arrays_a_loop_cannot_take():
+    kernels = _numba_kernels()
+    p = np.ones((4, 6), dtype=np.float32)[:, ::2]  # not contiguous
+    g = np.full((4, 3), 2.0, dtype=np.float32)
+    out = kernels.sgd(p, g, 0.5)
+    np.testing.assert_array_equal(out, 0.0)
+    ints = np.arange(4)
+    np.testing.assert_array_equal(kernels.decay(ints.astype(np.float16), 0.5), ints * 0.5)
+
+
+def test_the_numpy_backend_picks_numba_unless_switched_off(monkeypatch):
+    pytest.importorskip("numba")
+    from scratchnet.backends import numpy_backend
+
+    assert numpy_backend.NumpyBackend().kernels.name == "numba"
+    monkeypatch.setenv("SCRATCHNET_NUMBA", "0")
+    assert numpy_backend.NumpyBackend().kernels.name == "ufunc"
+
+
+def test_training_gives_the_same_bits_with_and_without_numba(monkeypatch):
+    pytest.importorskip("numba")
+    from scratchnet.backends import numpy_backend
+
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(64, 5)), rng.integers(0, 3, size=64)
+    results = []
+    for switch in ("1", "0"):
+        monkeypatch.setenv("SCRATCHNET_NUMBA", switch)
+        backend = numpy_backend.NumpyBackend()
+        m = sn.Model(hidden=(8,), dropout=0.1, l2=1e-3, seed=0, backend=backend)
+        m.fit(X, y, epochs=3, batch_size=16, optimizer=AdamW(lr=0.01, clip_norm=1.0))
+        results.append(sn.to_numpy(m.store.values))
+    np.testing.assert_array_equal(*results)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_torch_in_place_kernels_equal_the_portable_ones(name):
+    skip_unavailable("torch")
+    be = sn.get_backend("torch")
+    to = be.asarray
+    for dtype in ("float32", "float64"):
+        fast, _ = _run(be.kernels, name, "norm", dtype, to=to)
+        portable, _ = _run(PortableKernels(be.xp), name, "norm", dtype, to=to)
+        rtol = 1e-5 if dtype == "float32" else 1e-12
+        np.testing.assert_allclose(fast, portable, rtol=rtol, atol=rtol)
