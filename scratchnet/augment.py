@@ -26,9 +26,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
+from .namespace import array_namespace
 from .validation import check_float, check_positive_int
 
 Array = Any

@@ -20,9 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from array_api_compat import array_namespace
-
 from .callbacks import Callback, direction, monitored
+from .namespace import array_namespace
 from .validation import check_float, check_positive_int
 
 Array = Any

@@ -208,3 +208,20 @@ def test_script_entry_point(tmp_path):
     report = json.loads((tmp_path / "results.json").read_text())
     assert [r["framework"] for r in report["results"]] == ["scratchnet"]
     assert report["memory"] == []
+
+
+def test_small_data_suite_runs_and_reports_both_estimators(tmp_path):
+    pytest.importorskip("sklearn")
+    from benchmarks import small_data
+
+    assert small_data.main(["--quick", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "small_data.json").read_text())
+    assert report["max_iter"] == 20 and len(report["rows"]) == 2
+    for row in report["rows"]:
+        for label in ("scikit-learn", "scratchnet"):
+            assert row[label]["epochs"] >= 1 and 0.0 <= row[label]["accuracy"] <= 1.0
+            assert row[label]["fit_s"] > 0
+        assert math.isclose(
+            row["ratio_fit"], row["scratchnet"]["fit_s"] / row["scikit-learn"]["fit_s"]
+        )
+    assert "ratio per epoch" in (tmp_path / "small_data.md").read_text()

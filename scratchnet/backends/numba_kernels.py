@@ -44,15 +44,25 @@ def _compile() -> dict[str, Any]:
         return _COMPILED
     import numba
 
-    jit = numba.njit(parallel=True, fastmath=False, cache=True, nogil=True)
-    prange = numba.prange
+    loops = {}
+    # the serial loops iterate with range, the parallel ones with prange: their closures differ,
+    # so Numba's on-disk cache keeps the two variants apart
+    for parallel, loop_range in ((False, range), (True, numba.prange)):
+        jit = numba.njit(parallel=parallel, fastmath=False, cache=True, nogil=True)
+        for name, loop in _loop_sources(loop_range).items():
+            loops[(name, parallel)] = jit(loop)
+    _COMPILED = loops
+    return _COMPILED
 
-    @jit
+
+def _loop_sources(prange: Any) -> dict[str, Any]:
+    """The plain-Python loops that Numba compiles, iterating with ``prange`` (range or
+    numba.prange)."""
+
     def sgd(p, g, lr):  # p <- p - lr g
         for i in prange(p.shape[0]):
             p[i] = p[i] - g[i] * lr
 
-    @jit
     def momentum(p, g, v, lr, mu, nesterov):  # v <- mu v - lr g; p <- p + v (or + mu v - lr g)
         for i in prange(p.shape[0]):
             vi = v[i] * mu - g[i] * lr
@@ -62,21 +72,18 @@ def _compile() -> dict[str, Any]:
             else:
                 p[i] = p[i] + vi
 
-    @jit
     def adagrad(p, g, s, lr, eps):  # s <- s + g^2; p <- p - lr g / (sqrt(s) + eps)
         for i in prange(p.shape[0]):
             si = s[i] + g[i] * g[i]
             s[i] = si
             p[i] = p[i] - (g[i] / (np.sqrt(si) + eps)) * lr
 
-    @jit
     def rmsprop(p, g, s, lr, rho, one_minus_rho, eps):
         for i in prange(p.shape[0]):  # s <- rho s + (1 - rho) g^2; p <- p - lr g / (sqrt(s) + eps)
             si = s[i] * rho + (g[i] * g[i]) * one_minus_rho
             s[i] = si
             p[i] = p[i] - (g[i] / (np.sqrt(si) + eps)) * lr
 
-    @jit
     def adam(p, g, m, v, step, b1, one_minus_b1, b2, one_minus_b2, inv_sqrt_c2, eps):
         for i in prange(p.shape[0]):  # step = lr / c1
             gi = g[i]
@@ -86,14 +93,12 @@ def _compile() -> dict[str, Any]:
             v[i] = vi
             p[i] = p[i] - (mi / ((np.sqrt(vi) * inv_sqrt_c2) + eps)) * step
 
-    @jit
     def scale(p, factor):  # p <- factor p (AdamW's decay, in place)
         for i in prange(p.shape[0]):
             p[i] = p[i] * factor
 
-    _COMPILED = {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop,
-                 "adam": adam, "scale": scale}  # fmt: skip
-    return _COMPILED
+    return {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop,
+            "adam": adam, "scale": scale}  # fmt: skip
 
 
 class NumbaKernels(UfuncKernels):
@@ -105,9 +110,16 @@ class NumbaKernels(UfuncKernels):
 
     name = "numba"
 
+    #: buffers of at least this many elements are split over the cores; below it, waking the
+    #: thread pool costs more than the loop (measured: 2,600 parameters, 1.5 ms parallel)
+    parallel_threshold = 1 << 16
+
     def __init__(self, xp: Any, ufuncs: Any) -> None:
         super().__init__(xp, ufuncs)
-        self._loops = _compile()
+        self._compiled = _compile()
+
+    def _loop(self, name: str, size: int) -> Any:
+        return self._compiled[(name, size >= self.parallel_threshold)]
 
     @staticmethod
     def _flat(*arrays: Any) -> tuple | None:
@@ -126,7 +138,7 @@ class NumbaKernels(UfuncKernels):
         flat = self._flat(p, g)
         if flat is None:
             return super().sgd(p, g, lr)
-        self._loops["sgd"](*flat, p.dtype.type(lr))
+        self._loop("sgd", p.size)(*flat, p.dtype.type(lr))
         return p
 
     def momentum(self, p, g, v, lr, mu, nesterov):
@@ -134,7 +146,7 @@ class NumbaKernels(UfuncKernels):
         if flat is None:
             return super().momentum(p, g, v, lr, mu, nesterov)
         c = p.dtype.type
-        self._loops["momentum"](*flat, c(lr), c(mu), bool(nesterov))
+        self._loop("momentum", p.size)(*flat, c(lr), c(mu), bool(nesterov))
         return p, v
 
     def adagrad(self, p, g, s, lr, eps):
@@ -142,7 +154,7 @@ class NumbaKernels(UfuncKernels):
         if flat is None:
             return super().adagrad(p, g, s, lr, eps)
         c = p.dtype.type
-        self._loops["adagrad"](*flat, c(lr), c(eps))
+        self._loop("adagrad", p.size)(*flat, c(lr), c(eps))
         return p, s
 
     def rmsprop(self, p, g, s, lr, rho, eps):
@@ -150,7 +162,7 @@ class NumbaKernels(UfuncKernels):
         if flat is None:
             return super().rmsprop(p, g, s, lr, rho, eps)
         c = p.dtype.type
-        self._loops["rmsprop"](*flat, c(lr), c(rho), c(1.0 - rho), c(eps))
+        self._loop("rmsprop", p.size)(*flat, c(lr), c(rho), c(1.0 - rho), c(eps))
         return p, s
 
     def adam(self, p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
@@ -158,7 +170,7 @@ class NumbaKernels(UfuncKernels):
         if flat is None:
             return super().adam(p, g, m, v, lr, beta1, beta2, eps, correction1, correction2)
         c = p.dtype.type
-        self._loops["adam"](
+        self._loop("adam", p.size)(
             *flat, c(lr / correction1), c(beta1), c(1.0 - beta1), c(beta2), c(1.0 - beta2),
             c(1.0 / correction2**0.5), c(eps),
         )  # fmt: skip
@@ -168,7 +180,7 @@ class NumbaKernels(UfuncKernels):
         flat = self._flat(p)
         if flat is None:
             return super().decay(p, factor)
-        self._loops["scale"](*flat, p.dtype.type(factor))
+        self._loop("scale", p.size)(*flat, p.dtype.type(factor))
         return p
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from array_api_compat import array_namespace
-
+from ..namespace import array_namespace
 from .base import Array, BuildContext, Layer
 
 

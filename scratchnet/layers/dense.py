@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace
 
 from ..initializers import InitializerLike, get_initializer, initializer_config
+from ..namespace import array_namespace
 from .base import Array, BuildContext, Layer
 
 

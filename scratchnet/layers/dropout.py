@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from array_api_compat import array_namespace, device
+from array_api_compat import device
 
+from ..namespace import array_namespace
 from .base import Array, BuildContext, Layer
 
 
