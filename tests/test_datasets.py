@@ -1,18 +1,26 @@
 """Data sets: IDX parsing, the search order, checksums, safe downloads, digits and the toy sets.
 
 The real MNIST files live outside the repository, in ../shared/data/mnist; the tests that need them
-skip where that folder is missing. Everything else runs on small IDX files written here, and no
-test touches the network: downloads come from ``file://`` mirrors or a replaced fetch function.
+skip where that folder is missing. Everything else runs on small IDX files written here (gzip bombs
+and hostile headers included, generated at test time), and no test touches the network: downloads
+come from ``file://`` mirrors, a replaced fetch function, or HTTP servers on 127.0.0.1 that
+trickle, stall, flood or lie about their length.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import http.server
+import os
 import struct
 import sys
+import threading
+import time
+import tracemalloc
 import urllib.error
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +41,7 @@ from scratchnet.datasets import (
     make_xor,
     read_idx,
 )
+from scratchnet.datasets import idx as idx_module
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MNIST_DIR = SHARED_DATA / "mnist"
@@ -96,11 +105,23 @@ def make_fake(folder: Path, n_train: int = 6, n_test: int = 4, seed: int = 0, co
     return arrays, md5
 
 
-def use_checksums(monkeypatch, name: str, md5: dict[str, str], mirrors=()) -> None:
-    """Make the loader expect the fake set's checksums (and fetch from ``mirrors``)."""
+def use_checksums(monkeypatch, name: str, folder: Path, mirrors=(), **md5) -> None:
+    """Make the loader expect the fake set in ``folder`` (and fetch from ``mirrors``).
+
+    Each file's MD5, shape and download size are measured from the file; ``md5`` overrides
+    some MD5s, by stem with ``-`` written ``_`` (``train_images_idx3_ubyte="0" * 32``).
+    """
     spec = fetch._DATASETS[name]
-    files = tuple((stem, md5[stem]) for stem, _ in spec.files)
-    new = replace(spec, files=files, mirrors=tuple(mirrors) or spec.mirrors)
+    files = []
+    for entry in spec.files:
+        file = folder / f"{entry.stem}.gz"
+        file = file if file.is_file() else folder / entry.stem
+        raw = file.read_bytes()
+        data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        shape = struct.unpack(f">{data[3]}I", data[4 : 4 + 4 * data[3]])
+        digest = md5.get(entry.stem.replace("-", "_"), hashlib.md5(data).hexdigest())
+        files.append(entry._replace(md5=digest, shape=shape, size=len(raw)))
+    new = replace(spec, files=tuple(files), mirrors=tuple(mirrors) or spec.mirrors)
     monkeypatch.setitem(fetch._DATASETS, name, new)
 
 
@@ -116,7 +137,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
-    def no_network(url, dest, timeout):
+    def no_network(url, dest, timeout, **kw):
         raise AssertionError(f"a test tried to download {url}")
 
     monkeypatch.setattr(fetch, "_fetch", no_network)
@@ -221,6 +242,188 @@ def test_read_idx_rejects_trailing_bytes(tmp_path):
     path.write_bytes(idx_bytes(np.zeros(4, np.uint8)) + b"\x00")
     with pytest.raises(ValueError, match="longer than its header says"):
         read_idx(path)
+
+
+def gzip_bomb(path: Path, shape=(10, 10), zeros: int = 100 << 20) -> Path:
+    """A valid IDX header declaring ``shape`` (uint8), then ``zeros`` zero bytes, gzipped.
+
+    Written in 1 MiB steps, so making it takes no more memory than reading it should.
+    """
+    header = bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+    block = bytes(1 << 20)
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(header)
+        for _ in range(zeros >> 20):
+            out.write(block)
+    return path
+
+
+def measured(call):
+    """(the exception ``call()`` raised, seconds taken, tracemalloc peak in bytes)."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        call()
+    except Exception as err:  # returned to the test
+        raised = err
+    else:
+        raised = None
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return raised, seconds, peak
+
+
+MiB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory):
+    """10x10 bytes declared, 100 MiB of zeros behind them: about 100 KiB of gzip."""
+    return gzip_bomb(tmp_path_factory.mktemp("bomb") / "train-images-idx3-ubyte.gz")
+
+
+def test_a_gzip_bomb_is_refused_quickly_in_bounded_memory(bomb):
+    assert bomb.stat().st_size < 200_000  # ~1000:1
+    err, seconds, peak = measured(lambda: read_idx(bomb))
+    assert isinstance(err, ValueError), err
+    assert str(err).startswith(f"{bomb}: IDX file longer than its header says")
+    assert "shape (10, 10)" in str(err)
+    assert seconds < 2.0 and peak < 16 * MiB, (seconds, peak)
+
+
+def test_a_gzip_bomb_under_a_data_set_name_is_refused(env, bomb):
+    make_fake(env / "d")
+    (env / "d" / f"{STEMS[0]}.gz").write_bytes(bomb.read_bytes())
+    # verify=True: the header is not MNIST's, refused before any data is decompressed
+    err, seconds, peak = measured(lambda: load_mnist(env / "d", download=False))
+    assert isinstance(err, ValueError) and "not the MNIST train-images-idx3-ubyte" in str(err)
+    assert seconds < 2.0 and peak < 16 * MiB, (seconds, peak)
+    # verify=False: read up to the declared size, refused at the first byte past it
+    bomb3d = gzip_bomb(env / "d" / f"{STEMS[0]}.gz", shape=(6, 28, 28), zeros=50 << 20)
+    err, seconds, peak = measured(lambda: load_mnist(env / "d", download=False, verify=False))
+    assert isinstance(err, ValueError) and "longer than its header says" in str(err), err
+    assert str(err).startswith(str(bomb3d))
+    assert seconds < 2.0 and peak < 16 * MiB, (seconds, peak)
+
+
+@pytest.mark.parametrize(
+    ("shape", "max_bytes"),
+    [
+        ((1 << 31, 1 << 31), None),  # 4 EiB: more than the default cap
+        ((0xFFFFFFFF,) * 255, None),  # the largest header IDX can hold
+        ((3 << 30,), None),  # 3 GiB, just over the default 2 GiB
+        ((100, 100), 10_000),  # 10,008 bytes over a cap of 10,000
+    ],
+)
+def test_a_header_declaring_too_much_is_refused_before_allocating(tmp_path, shape, max_bytes):
+    path = tmp_path / "huge.gz"
+    header = bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+    path.write_bytes(gzip.compress(header + bytes(100)))
+    kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}
+    err, seconds, peak = measured(lambda: read_idx(path, **kwargs))
+    assert isinstance(err, ValueError), err
+    assert "more than the" in str(err) and "refused before reading it" in str(err)
+    assert str(err).startswith(f"{path}: its IDX header declares")
+    assert peak < MiB and seconds < 1.0, (seconds, peak)
+
+
+def test_max_bytes_is_checked_and_a_file_at_the_cap_is_read(tmp_path):
+    path = tmp_path / "a.gz"
+    write_idx(path, np.arange(100, dtype=np.uint8).reshape(10, 10))
+    assert read_idx(path, max_bytes=4 + 8 + 100).shape == (10, 10)
+    assert read_idx(path, max_bytes=None).shape == (10, 10)
+    with pytest.raises(ValueError, match="max_bytes must be an int >= 0 or None"):
+        read_idx(path, max_bytes=-1)
+
+
+def test_a_header_claiming_more_than_the_stream_holds_costs_no_more_memory(tmp_path):
+    path = tmp_path / "liar.gz"  # declares 1 GiB (under the cap), holds 1 KiB
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 1]) + struct.pack(">I", 1 << 30) + bytes(1024)))
+    err, seconds, peak = measured(lambda: read_idx(path))
+    assert isinstance(err, ValueError) and "IDX file truncated" in str(err)
+    assert "its data ends after 1032 bytes" in str(err)
+    assert peak < 16 * MiB and seconds < 1.0, (seconds, peak)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_truncated_and_trailing_payloads_are_refused(tmp_path, compress):
+    data = idx_bytes(np.arange(60, dtype=np.int32).reshape(3, 20))
+    path = tmp_path / "x.idx"
+    path.write_bytes(gzip.compress(data[:-7]) if compress else data[:-7])
+    with pytest.raises(ValueError, match=r"x\.idx: IDX file truncated: its header declares an? "):
+        read_idx(path)
+    path.write_bytes(gzip.compress(data + b"trailing") if compress else data + b"trailing")
+    with pytest.raises(ValueError, match=r"x\.idx: IDX file longer than its header says"):
+        read_idx(path)
+
+
+def test_garbage_after_the_gzip_stream_is_refused(tmp_path):
+    path = tmp_path / "g.gz"
+    data = idx_bytes(np.arange(6, dtype=np.uint8))
+    path.write_bytes(gzip.compress(data) + b"garbage after the stream")
+    with pytest.raises(ValueError, match=r"g\.gz: IDX file longer .* after its gzip stream"):
+        read_idx(path)
+    path.write_bytes(gzip.compress(data) + gzip.compress(b"a second member"))
+    with pytest.raises(ValueError, match=r"g\.gz: IDX file longer than its header says"):
+        read_idx(path)
+    damaged = bytearray(gzip.compress(data))
+    damaged[-8] ^= 0xFF  # the CRC
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match=r"g\.gz: the gzip stream is damaged"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"\x00\x01\x08\x01",  # wrong magic
+        b"\x00\x00\x07\x01",  # unknown type code
+        b"\x00\x00\x08\x00",  # no dimensions
+        b"\x00\x00",  # shorter than the magic
+    ],
+)
+@pytest.mark.parametrize("compress", [True, False])
+def test_wrong_magic_and_type_codes_are_refused(tmp_path, start, compress):
+    path = tmp_path / "bad.idx"
+    body = start + struct.pack(">I", 4) + bytes(4)
+    path.write_bytes(gzip.compress(body) if compress else body)
+    with pytest.raises(ValueError, match=r"bad\.idx: not an IDX file: it starts with 0x"):
+        read_idx(path)
+
+
+def test_a_header_cut_short_is_refused(tmp_path):
+    path = tmp_path / "cut"
+    path.write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">I", 5))
+    with pytest.raises(ValueError, match="truncated inside its header"):
+        read_idx(path)
+
+
+def test_permission_denied_is_reported_as_such(env, monkeypatch):
+    make_fake(env / "d")
+    locked = env / "d" / f"{STEMS[2]}.gz"
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):  # root reads it anyway: make open() fail as it would
+            real_open = open
+
+            def denied(file, *args, **kwargs):
+                if Path(file) == locked:
+                    raise PermissionError(13, "Permission denied", str(file))
+                return real_open(file, *args, **kwargs)
+
+            monkeypatch.setattr(idx_module, "open", denied, raising=False)
+        for call in (
+            partial(read_idx, locked),
+            partial(load_mnist, env / "d", download=False, verify=False),
+        ):
+            with pytest.raises(PermissionError) as info:
+                call()
+            message = str(info.value)
+            assert "Permission denied" in message and str(locked) in message
+            assert "damaged or truncated" not in message and "checksum" not in message
+    finally:
+        locked.chmod(0o644)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -350,12 +553,26 @@ def test_gzip_is_recognised_by_content_not_by_name(env):
     np.testing.assert_array_equal(got.X_train.reshape(-1, 28, 28), arrays[STEMS[0]])
 
 
-def test_checksum_mismatch_is_rejected_naming_the_file(env):
-    make_fake(env / "d")  # valid IDX files, but not the real MNIST
-    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: checksum mismatch") as info:
+def test_a_foreign_file_is_rejected_by_its_header_naming_the_file(env):
+    make_fake(env / "d")  # valid IDX files, but not the real MNIST: refused from the header
+    with pytest.raises(
+        ValueError, match=r"train-images-idx3-ubyte\.gz: not the MNIST train-images-idx3-ubyte"
+    ) as info:
         load_mnist(env / "d", download=False)
-    assert "expected 6bbc9ace898e44ae57da46a324031adb" in str(info.value)
+    assert "shape (6, 28, 28), where MNIST's holds a uint8 array of shape (60000, 28, 28)" in str(
+        info.value
+    )
     assert load_mnist(env / "d", download=False, verify=False).X_train.shape == (6, 784)
+
+
+def test_checksum_mismatch_is_rejected_naming_the_file(env, monkeypatch):
+    make_fake(env / "d")
+    use_checksums(monkeypatch, "mnist", env / "d", t10k_labels_idx1_ubyte="0" * 32)
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte\.gz: checksum mismatch") as info:
+        load_mnist(env / "d", download=False)
+    assert "expected 00000000000000000000000000000000" in str(info.value)
+    use_checksums(monkeypatch, "mnist", env / "d")
+    assert load_mnist(env / "d", download=False).X_train.shape == (6, 784)
 
 
 def test_truncated_files_are_rejected_naming_the_file(env):
@@ -396,7 +613,8 @@ def mirror(env, monkeypatch):
     """A fake MNIST served from a file:// mirror behind an unreachable one; checksums match it."""
     arrays, md5 = make_fake(env / "mirror", n_train=9, n_test=3)
     gone = (env / "gone").as_uri() + "/"
-    use_checksums(monkeypatch, "mnist", md5, mirrors=[gone, (env / "mirror").as_uri() + "/"])
+    mirrors = [gone, (env / "mirror").as_uri() + "/"]
+    use_checksums(monkeypatch, "mnist", env / "mirror", mirrors=mirrors)
     monkeypatch.setattr(fetch, "_fetch", REAL_FETCH)
     return arrays, md5
 
@@ -409,7 +627,7 @@ def test_download_fills_the_cache_then_loads_from_it(env, mirror, monkeypatch):
     assert files_under(env / "xdg") == sorted(f"{stem}.gz" for stem in STEMS)
     assert (cache_dir("mnist") / f"{STEMS[0]}.gz").stat().st_mode & 0o777 == 0o644
 
-    def no_fetch(url, dest, timeout):
+    def no_fetch(url, dest, timeout, **kw):
         raise AssertionError("the cache should have been used")
 
     monkeypatch.setattr(fetch, "_fetch", no_fetch)
@@ -424,8 +642,10 @@ def test_download_goes_to_an_explicit_path(env, mirror):
 
 
 def test_a_download_failing_its_checksum_never_enters_the_cache(env, mirror, monkeypatch):
-    _, md5 = mirror
-    use_checksums(monkeypatch, "mnist", {**md5, STEMS[0]: "0" * 32})
+    spec = fetch._DATASETS["mnist"]
+    use_checksums(
+        monkeypatch, "mnist", env / "mirror", spec.mirrors, train_images_idx3_ubyte="0" * 32
+    )
     with pytest.raises(DatasetNotFoundError, match="checksum mismatch"):
         load_mnist()
     kept = files_under(env / "xdg")
@@ -435,7 +655,7 @@ def test_a_download_failing_its_checksum_never_enters_the_cache(env, mirror, mon
 def test_an_interrupted_download_leaves_nothing_behind(env, mirror, monkeypatch):
     calls = []
 
-    def broken(url, dest, timeout):
+    def broken(url, dest, timeout, **kw):
         calls.append(url)
         dest.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + bytes(1000))[:50])  # a partial body
         raise ConnectionResetError("connection reset by peer")
@@ -450,7 +670,7 @@ def test_an_interrupted_download_leaves_nothing_behind(env, mirror, monkeypatch)
 def test_unreachable_mirrors_fail_fast(env, monkeypatch):
     calls = []
 
-    def unreachable(url, dest, timeout):
+    def unreachable(url, dest, timeout, **kw):
         calls.append((url, timeout))
         raise urllib.error.URLError("Name or service not known")
 
@@ -465,10 +685,211 @@ def test_unreachable_mirrors_fail_fast(env, monkeypatch):
 def test_offline_switch_stops_downloads(env, mirror, monkeypatch):
     monkeypatch.setenv("SCRATCHNET_OFFLINE", "1")
     calls = []
-    monkeypatch.setattr(fetch, "_fetch", lambda *a: calls.append(a))
+    monkeypatch.setattr(fetch, "_fetch", lambda *a, **kw: calls.append(a))
     with pytest.raises(DatasetNotFoundError, match="SCRATCHNET_OFFLINE is set"):
         load_mnist()
     assert calls == []
+
+
+# ----------------------------------------------------------------------------------------------
+# hostile mirrors: local HTTP servers on 127.0.0.1 that trickle, stall, flood or lie
+
+
+class HostileMirror(http.server.BaseHTTPRequestHandler):
+    """Serves the files of ``folder`` the way ``mode`` says; each server gets a subclass."""
+
+    mode = "honest"
+    folder: Path = Path()
+    stop = threading.Event()
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        try:
+            self.serve()
+        except OSError:  # the client hung up: that is the point
+            pass
+
+    def pause(self, seconds: float) -> bool:
+        """Sleep; False once the test is over."""
+        return not self.stop.wait(seconds)
+
+    def serve(self) -> None:
+        body = (self.folder / self.path.rsplit("/", 1)[-1]).read_bytes()
+        if self.mode == "silent":  # accepts the connection, never answers
+            while self.pause(0.05):
+                pass
+            return
+        if self.mode == "trickle-headers":  # a header line, one byte every 0.2 s
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+            while self.pause(0.2):
+                self.wfile.write(b"a")
+                self.wfile.flush()
+            return
+        self.send_response(200)
+        lengths = {"honest": len(body), "trickle": len(body), "long": 10**12, "short": 10}
+        if self.mode in lengths:
+            self.send_header("Content-Length", str(lengths[self.mode]))
+        self.end_headers()
+        if self.mode == "honest":
+            self.wfile.write(body)
+        elif self.mode == "trickle":  # the right file, one byte every 0.2 s
+            for i in range(len(body)):
+                if not self.pause(0.2):
+                    return
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+        else:  # flood (no length), long or short: endless data, up to 1 GiB
+            block = b"\xab" * (1 << 16)
+            for _ in range(1 << 14):
+                if self.stop.is_set():
+                    return
+                self.wfile.write(block)
+
+
+@pytest.fixture
+def hostile(env, monkeypatch):
+    """``serve(mode)``: a fake MNIST served over HTTP on 127.0.0.1 by a mirror in ``mode``.
+
+    The loader expects the fake set (its MD5s and sizes) and fetches only from that mirror; the
+    real fetch function runs, wrapped to record each call's time and the bytes it wrote.
+    """
+    make_fake(env / "mirror", n_train=40, n_test=10)
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("no_proxy", "*")
+    stop = threading.Event()
+    servers = []
+    calls = []
+
+    def recording_fetch(url, dest, timeout, **kw):
+        start = time.perf_counter()
+        try:
+            return REAL_FETCH(url, dest, timeout, **kw)
+        finally:
+            written = dest.stat().st_size if dest.exists() else 0
+            calls.append((url, written, time.perf_counter() - start))
+
+    monkeypatch.setattr(fetch, "_fetch", recording_fetch)
+
+    def serve(mode):
+        handler = type(mode, (HostileMirror,), {"mode": mode, "folder": env / "mirror"})
+        handler.stop = stop
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        url = f"http://127.0.0.1:{server.server_port}/"
+        use_checksums(monkeypatch, "mnist", env / "mirror", mirrors=[url])
+        return calls
+
+    yield serve
+    stop.set()
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_http_mirror_serving_the_files_works(env, hostile):
+    calls = hostile("honest")
+    split = load_mnist(env / "target", timeout=5.0)
+    assert split.X_train.shape == (40, 784) and len(calls) == 4
+    assert files_under(env / "target") == sorted(f"{stem}.gz" for stem in STEMS)
+
+
+DEADLINE = 1.0  # seconds, for the tests below
+SLACK = 1.0  # seconds allowed past it (thread scheduling on a loaded machine)
+
+
+@pytest.mark.parametrize("mode", ["trickle", "trickle-headers", "silent"])
+def test_a_slow_mirror_is_abandoned_at_the_deadline(env, hostile, mode):
+    calls = hostile(mode)
+    start = time.perf_counter()
+    with pytest.raises(DatasetNotFoundError, match=r"not finished within its 1 s deadline"):
+        load_mnist(env / "cache" / "mnist", timeout=DEADLINE)
+    elapsed = time.perf_counter() - start
+    assert elapsed < DEADLINE + SLACK, elapsed
+    assert len(calls) == 1  # a mirror past its deadline is not tried for the other files
+    (_, written, seconds) = calls[0]
+    assert DEADLINE - 0.1 < seconds < DEADLINE + SLACK
+    assert written <= fetch._DATASETS["mnist"].files[0].size
+    assert not (env / "cache").exists()  # no partial file, no empty folder
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("flood", "sent more than the"),  # no Content-Length, endless data
+        ("long", r"sent a Content-Length of 1000000000000 bytes, more than the"),
+        ("short", "not an IDX file"),  # claims 10 bytes and sends endless data: 10 are read
+    ],
+)
+def test_a_flooding_or_lying_mirror_is_cut_off_at_the_known_size(env, hostile, mode, message):
+    calls = hostile(mode)
+    (env / "mine").mkdir()  # a folder the user made stays, empty or not
+    start = time.perf_counter()
+    with pytest.raises(DatasetNotFoundError, match=message):
+        load_mnist(env / "mine" / "mnist" / "deep", timeout=10.0)
+    assert time.perf_counter() - start < 5.0
+    assert len(calls) == 4  # each file refused, none timed out
+    sizes = {f"{f.stem}.gz": f.size for f in fetch._DATASETS["mnist"].files}
+    for url, written, _ in calls:
+        assert written <= sizes[url.rsplit("/", 1)[-1]]  # never past the known size
+    assert (env / "mine").is_dir() and not any((env / "mine").iterdir())
+
+
+def test_a_trickled_tls_handshake_is_bounded_by_the_deadline(tmp_path):
+    pytest.importorskip("ssl", reason="Python without ssl")
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle():  # the start of a TLS record announcing 16 KiB, one byte every 0.2 s
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)  # the client hello
+            for byte in b"\x16\x03\x03\x40\x00\x02" + bytes(100):
+                if stop.wait(0.2):
+                    return
+                try:
+                    conn.send(bytes([byte]))
+                except OSError:
+                    return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}/x.gz"
+    start = time.perf_counter()
+    try:
+        with pytest.raises(TimeoutError, match="not finished within its 1 s deadline"):
+            REAL_FETCH(url, tmp_path / "x", DEADLINE, max_bytes=100)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.perf_counter() - start < DEADLINE + SLACK
+
+
+def test_a_response_announcing_too_much_is_refused_before_its_body(env, tmp_path):
+    body = tmp_path / "big"
+    body.write_bytes(bytes(5000))
+    dest = tmp_path / "dest"
+    with pytest.raises(ValueError, match="Content-Length of 5000 bytes, more than the 4999"):
+        REAL_FETCH(body.as_uri(), dest, 5.0, max_bytes=4999)
+    assert dest.stat().st_size == 0
+    assert REAL_FETCH(body.as_uri(), dest, 5.0, max_bytes=5000) == 5000
+
+
+def test_an_interrupt_leaves_no_partial_file_and_no_empty_folder(env, mirror, monkeypatch):
+    def interrupted(url, dest, timeout, **kw):
+        dest.write_bytes(b"\x1f\x8b partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fetch, "_fetch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load_mnist()
+    assert files_under(env / "xdg") == [] and not (env / "xdg").exists()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -500,7 +921,7 @@ def test_auto_falls_back_to_digits(env, monkeypatch):
     pytest.importorskip("sklearn", reason="scikit-learn is not installed")
     tried = []
 
-    def unreachable(url, dest, timeout):
+    def unreachable(url, dest, timeout, **kw):
         tried.append(url)
         raise urllib.error.URLError("no network")
 
@@ -514,8 +935,8 @@ def test_auto_falls_back_to_digits(env, monkeypatch):
 
 
 def test_named_real_sets(env, monkeypatch):
-    _, md5 = make_fake(env / "fashion", n_train=5, n_test=2)
-    use_checksums(monkeypatch, "fashion-mnist", md5)
+    make_fake(env / "fashion", n_train=5, n_test=2)
+    use_checksums(monkeypatch, "fashion-mnist", env / "fashion")
     monkeypatch.setenv("SCRATCHNET_FASHION_MNIST", str(env / "fashion"))
     X_train, _, X_test, _, info = load_real_dataset("fashion_mnist", download=False)
     assert info.name == "fashion-mnist" and X_train.shape == (5, 784) and X_test.shape == (2, 784)

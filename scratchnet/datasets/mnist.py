@@ -16,12 +16,16 @@ that holds all four:
 
 Where none has them and ``download=True``, the files are fetched into the cache (or ``path``),
 each into a temporary file that is renamed into place only after its MD5 checks out, so an
-interrupted or corrupted download never lands in the cache. ``SCRATCHNET_OFFLINE=1`` turns
+interrupted or corrupted download never lands in the cache. Each transfer (one file from one
+mirror) must end within ``timeout`` seconds of wall-clock time and may not exceed the file's
+known size; a folder the download created and left empty is removed. ``SCRATCHNET_OFFLINE=1`` turns
 downloads off. :func:`dataset_search_paths` lists the folders; the error raised when nothing is
 found (:class:`DatasetNotFoundError`) lists them too, with what each one lacks.
 
-Every file's uncompressed contents are checked against the published MD5 (``verify=True``), and
-its IDX header against its size, so a truncated or foreign file is named in a ``ValueError``.
+Every file's IDX header is checked against the published shape before its data is read, and its
+uncompressed contents against the published MD5 while they are decompressed (``verify=True``);
+every file is read as a stream bounded by what its header declares, so a truncated, foreign or
+over-long file (such as a gzip bomb) is named in a ``ValueError`` without being expanded.
 """
 
 from __future__ import annotations
@@ -101,7 +105,7 @@ def _load_idx_dataset(
         if not candidate.is_dir():
             problems.append("no such folder")
             continue
-        missing = [stem for stem, _ in spec.files if _idx_file(candidate, stem) is None]
+        missing = [f.stem for f in spec.files if _idx_file(candidate, f.stem) is None]
         if not missing:
             folder = candidate
             break
@@ -122,10 +126,10 @@ def _load_idx_dataset(
         if folder is None:
             raise _not_found(spec, locations[: len(problems)], problems, note)
 
-    files = [_idx_file(folder, stem) for stem, _ in spec.files]
+    files = [_idx_file(folder, f.stem) for f in spec.files]
     arrays = [
-        _read_checked(file, md5 if verify else None, spec.title)
-        for file, (_, md5) in zip(files, spec.files, strict=True)
+        _read_checked(file, entry if verify else None, spec.title)
+        for file, entry in zip(files, spec.files, strict=True)
     ]
     out = []
     for k in (0, 2):
@@ -175,9 +179,12 @@ _LOADER_PARAMETERS = """
     dtype : str or numpy dtype, default "float32"
         Dtype of the images.
     verify : bool, default True
-        Check the MD5 of each file's uncompressed contents against the published value.
-    timeout : float, default 30.0
-        Seconds to wait for a mirror before trying the next.
+        Check each file's IDX header against the published shape (before reading its data) and
+        the MD5 of its uncompressed contents against the published value.
+    timeout : float, default 120.0
+        Wall-clock deadline, in seconds, of each transfer (one file from one mirror: connecting,
+        the response and the whole body), after which the next mirror is tried; a connection
+        silent for 30 s fails sooner. A mirror that times out is not tried for the other files.
 
     Returns
     -------
@@ -192,7 +199,10 @@ _LOADER_PARAMETERS = """
         A ``FileNotFoundError`` where no folder holds the files and none could be downloaded;
         its message lists the folders searched, the environment variables and the file names.
     ValueError
-        Naming the file, where one is truncated, not IDX, or fails its checksum.
+        Naming the file, where one is truncated, longer than its header says, not IDX, not of
+        the published shape or fails its checksum.
+    PermissionError
+        Naming the file, where one may not be read.
 """
 
 
@@ -204,7 +214,7 @@ def load_mnist(
     flatten: bool = True,
     dtype: Any = "float32",
     verify: bool = True,
-    timeout: float = 30.0,
+    timeout: float = 120.0,
 ) -> DatasetSplit:
     return _load_idx_dataset(
         _DATASETS["mnist"],
@@ -226,7 +236,7 @@ def load_fashion_mnist(
     flatten: bool = True,
     dtype: Any = "float32",
     verify: bool = True,
-    timeout: float = 30.0,
+    timeout: float = 120.0,
 ) -> DatasetSplit:
     return _load_idx_dataset(
         _DATASETS["fashion-mnist"],

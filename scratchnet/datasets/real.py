@@ -142,7 +142,7 @@ def load_real_dataset(
     dtype: Any = "float32",
     test_size: float = 0.25,
     seed: int | None = 0,
-    timeout: float = 30.0,
+    timeout: float = 120.0,
 ) -> RealDataset:
     """A real image-classification set for examples: MNIST where it can be had, else digits.
 
@@ -160,8 +160,8 @@ def load_real_dataset(
         Floating dtype of the images, scaled to [0, 1].
     test_size, seed
         Split of the digits set (MNIST comes with its own split).
-    timeout : float, default 30.0
-        Seconds to wait for each download mirror.
+    timeout : float, default 120.0
+        Wall-clock deadline, in seconds, of each download transfer (one file from one mirror).
 
     Returns
     -------
