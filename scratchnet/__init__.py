@@ -24,10 +24,10 @@ from . import (
 )
 from .backends import available_backends, get_backend, to_device, to_numpy
 from .callbacks import Callback, History, ModelCheckpoint, ProgressBar
+from .guards import TrainingDivergedWarning
 from .model import Model, load
 from .optimizers import SGD, AdaGrad, Adam, AdamW, RMSProp
 from .regularization import EarlyStopping
-from .training import TrainingDivergedWarning
 from .version import __version__
 
 __all__ = [

@@ -57,7 +57,11 @@ class Head(ABC):
 
     @abstractmethod
     def predict_from_logits(self, F: Array) -> Array:
-        """Class indices (softmax), 0/1 (sigmoid) or values (identity)."""
+        """Class indices (softmax), 0/1 (sigmoid) or values (identity).
+
+        Classifier heads raise `ValueError` when a row's logits are not finite: such a row has
+        no class (argmax of NaN, or NaN > 0, would make one up).
+        """
 
     def loss_and_delta(
         self, F: Array, Y: Array, weights: Array | None, norm: float
@@ -126,6 +130,7 @@ class SigmoidHead(Head):
         return 1 if y.ndim == 1 else int(y.shape[1])
 
     def predict_from_logits(self, F):
+        require_finite_logits(F)
         xp = array_namespace(F)
         index_dtype = xp.argmax(F[:1, ...], axis=1).dtype  # the library's default index type
         labels = xp.astype(F > 0, index_dtype)  # sigma(F) > 0.5  <=>  F > 0
@@ -156,6 +161,7 @@ class SoftmaxHead(Head):
         return losses, P / total
 
     def encode_targets(self, y, n_outputs):
+        _refuse_column_of_labels(y)
         if y.ndim == 2:
             if n_outputs is not None and y.shape[1] != n_outputs:
                 raise ValueError(
@@ -181,11 +187,13 @@ class SoftmaxHead(Head):
         return Y
 
     def infer_outputs(self, y):
+        _refuse_column_of_labels(y)
         if y.ndim == 2:
             return int(y.shape[1])
         return max(int(_class_indices(y).max()) + 1, 2)
 
     def predict_from_logits(self, F):
+        require_finite_logits(F)
         return array_namespace(F).argmax(F, axis=1)
 
     def hits(self, F, Y):
@@ -220,6 +228,32 @@ class IdentityHead(Head):
 
     def predict_from_logits(self, F):
         return F[:, 0] if F.shape[1] == 1 else F
+
+
+def require_finite_logits(F: Array) -> None:
+    """Raise `ValueError` unless every logit is finite: one reduction and one read-back per call;
+    the rows are counted only on the error path."""
+    xp = array_namespace(F)
+    finite = xp.isfinite(F)
+    if bool(xp.all(finite)):
+        return
+    bad = int(xp.sum(xp.astype(~xp.all(finite, axis=1), xp.int32)))
+    raise ValueError(
+        f"{bad} of {F.shape[0]} rows have NaN or infinite outputs, so no class can be predicted "
+        "for them: the model diverged (its parameters or activations overflowed) or the input "
+        "overflowed the model's dtype (features too large). Rescale the features, refit with a "
+        "lower learning rate, or inspect decision_function(X) for the raw outputs"
+    )
+
+
+def _refuse_column_of_labels(y: np.ndarray) -> None:
+    if y.ndim == 2 and y.shape[1] == 1:
+        raise ValueError(
+            f"softmax targets of shape {y.shape} are a column, not one-hot rows: the softmax "
+            "head takes class indices of shape (n,) or one-hot targets of shape (n, k) with "
+            "k >= 2 classes; pass y.ravel() for class indices (or use output='sigmoid' for one "
+            "0/1 output)"
+        )
 
 
 def _class_indices(y: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from . import validation as check
 from .activations import get_activation
 from .architecture import complete_stack, hidden_stack, int_tuple, per_layer
 from .backends import Backend, get_backend
+from .evaluation import evaluate_arrays
 from .heads import Head, get_head
 from .initializers import get_initializer, initializer_config
 from .layers import BuildContext, Dense, Layer
@@ -35,7 +36,7 @@ from .regularization import add_l2_gradients
 from .saving import SavingMixin
 from .summary import summarize
 from .targets import loss_scale, prepare_targets
-from .training import evaluate_arrays, fit
+from .training import fit
 
 Array = Any
 REDUCTIONS = ("mean", "sum")
@@ -422,13 +423,21 @@ class Model(SavingMixin):
 
     @_on_device
     def decision_function(self, X: Any) -> Array:
-        """Logits F of shape (n, n_outputs), computed in inference mode and in chunks."""
+        """Logits F of shape (n, n_outputs), computed in inference mode and in chunks.
+
+        Rows whose logits are not finite (a diverged model, or inputs too large for its dtype)
+        are returned as they are: NaN or inf, never made up.
+        """
         self._require_built()
         return self.infer(check.check_features(X, self.backend, self.dtype, self.n_features))
 
     @_on_device
     def predict_proba(self, X: Any) -> Array:
-        """Class probabilities: softmax rows (n, V) or sigmoid outputs (n, k)."""
+        """Class probabilities: softmax rows (n, V) or sigmoid outputs (n, k).
+
+        Rows whose logits are not finite are not refused here: their probabilities come out NaN
+        where undefined (or exactly 0/1 for an infinite sigmoid logit); `predict` refuses them.
+        """
         if not self.head.is_classifier:
             raise ValueError(
                 "predict_proba needs a 'softmax' or 'sigmoid' output; this model regresses"
@@ -437,7 +446,16 @@ class Model(SavingMixin):
 
     @_on_device
     def predict(self, X: Any) -> Array:
-        """Class indices (softmax), 0/1 labels (sigmoid, threshold 0.5) or values (identity)."""
+        """Class indices (softmax), 0/1 labels (sigmoid, threshold 0.5) or values (identity).
+
+        Raises
+        ------
+        ValueError
+            For a classifier, when any row's outputs are not finite: no label is made up for
+            it. The message counts the rows; the cause is a diverged model or input that
+            overflows the model's dtype. The check is one ``isfinite`` reduction per call.
+            Regression outputs are returned as they are (NaN stays visible).
+        """
         return self.head.predict_from_logits(self.decision_function(X))
 
     @_on_device
@@ -481,6 +499,10 @@ class Model(SavingMixin):
     @_on_device
     def fit(self, X: Any, y: Any, **kwargs: Any):
         """Train with mini-batch gradient methods; see `scratchnet.training.fit` for arguments.
+
+        Every argument and array is checked before the model is built or touched, and a fit that
+        raises leaves the model as it found it (parameters, optimiser state, counters, history,
+        generators, built shape).
 
         Returns
         -------

@@ -1,19 +1,69 @@
 """Target preparation: user data in, device arrays in the head's encoding out.
 
 Every public entry point that takes labels (`Model.fit`, `Model.evaluate`,
-`Model.loss_and_gradients`) goes through `prepare_targets`, so one function decides how X is
-checked and moved, how y is encoded for the head, and when a model is built from the data.
+`Model.loss_and_gradients`) goes through `checked_targets` (and `prepare_targets`, which adds the
+lazy build), so one function decides how X is checked and moved, how y is encoded for the head,
+and when a model is built from the data. Every check runs before the model is built or touched:
+a call that raises leaves the model as it was.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import validation as check
 
 Array = Any
+
+
+class CheckedData(NamedTuple):
+    """Checked inputs of a call, before anything is built: `checked_targets` returns it."""
+
+    #: features on the model's device, in its dtype, shape (n, n_features)
+    X: Array
+    #: targets in the head's encoding on the host (float64), shape (n, n_outputs)
+    Y: np.ndarray
+    #: per-sample weights on the host (float64), shape (n,), or None
+    w: np.ndarray | None
+    #: the input width: the model's if built, else X's
+    n_features: int
+    #: the output width: the model's if built, else what the head reads from y
+    n_outputs: int
+
+
+def checked_targets(
+    model: Any, X: Any, y: Any, sample_weight: Any = None, build: bool = True
+) -> CheckedData:
+    """Check X, y and the weights against the model (or, unbuilt, against each other).
+
+    Nothing is built and nothing of the model changes. Values that are finite on the host but
+    overflow the model's dtype are refused here (features, regression targets and weights).
+
+    Raises
+    ------
+    TypeError, ValueError
+        See `scratchnet.validation.check_features`, `host_labels`, `sample_weights` and the
+        head's `encode_targets`.
+    RuntimeError
+        The model is not built and ``build`` is False.
+    """
+    Xd = check.check_features(X, model.backend, model.dtype, model.n_features)
+    n = int(Xd.shape[0])
+    target = check.numpy_float(model.backend, model.dtype)
+    y_host = check.host_labels(y, n, target=None if model.head.is_classifier else target)
+    w = check.sample_weights(sample_weight, n, target=target)
+    if model.built:
+        n_outputs = model.n_outputs
+    elif not build:
+        raise RuntimeError("the model is not built: call fit(X, y) or build() first")
+    else:
+        n_outputs = model.head.infer_outputs(y_host)
+        if model.head.name == "softmax" and n_outputs < 2:
+            raise ValueError("a softmax head needs n_outputs >= 2 classes (use 'sigmoid' for two)")
+    Y = model.head.encode_targets(y_host, n_outputs)
+    return CheckedData(Xd, Y, w, int(Xd.shape[1]), n_outputs)
 
 
 def prepare_targets(
@@ -30,7 +80,8 @@ def prepare_targets(
         Class indices or one-hot (softmax), 0/1 (sigmoid), values (identity).
     sample_weight : array of shape (n,), optional
     build : bool
-        Build an unbuilt model from the data's width and the head's reading of y.
+        Build an unbuilt model from the data's width and the head's reading of y (after every
+        check has passed).
 
     Returns
     -------
@@ -38,16 +89,10 @@ def prepare_targets(
     Y : array of shape (n, n_outputs) on the model's device: one-hot, 0/1 or values
     w : numpy.ndarray of shape (n,) or None
     """
-    Xd = check.check_features(X, model.backend, model.dtype, model.n_features)
-    n = int(Xd.shape[0])
-    y_host = check.host_labels(y, n)
+    data = checked_targets(model, X, y, sample_weight, build)
     if not model.built:
-        if not build:
-            raise RuntimeError("the model is not built: call fit(X, y) or build() first")
-        model.build(int(Xd.shape[1]), model.head.infer_outputs(y_host))
-    Y = model.head.encode_targets(y_host, model.n_outputs)
-    w = check.sample_weights(sample_weight, n)
-    return Xd, model.backend.asarray(Y, dtype=model.dtype), w
+        model.build(data.n_features, data.n_outputs)
+    return data.X, model.backend.asarray(data.Y, dtype=model.dtype), data.w
 
 
 def loss_scale(reduction: str, n_rows: int, weights: np.ndarray | None) -> float:

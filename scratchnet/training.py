@@ -1,33 +1,31 @@
-"""The training loop: epochs of shuffled mini-batches, metrics, callbacks and a NaN guard.
+"""The training loop: epochs of shuffled mini-batches, metrics, callbacks and a divergence guard.
 
 Device traffic follows contract 6: the data crosses to the device once per fit, each epoch sends
 one permutation of row indices, mini-batches are gathered on the device with ``xp.take``, and the
 epoch's loss and accuracy are accumulated there and read back once per epoch.
+
+A fit is all or nothing for its arguments: `fit` checks every argument, the data, the targets,
+the weights and the validation data before it builds or touches the model, and an exception
+raised later (by a callback, say) puts back the parameters, optimiser state, counters, history,
+generators and the built shape it found.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from typing import Any
 
 import numpy as np
 
-from . import validation as check
-from .augment import as_augmentation
 from .callbacks import Callback, History, ProgressBar
-from .data import batch_bounds, split_indices
-from .layers import BatchNorm
-from .optimizers import get_optimizer
+from .data import batch_bounds
+from .evaluation import evaluate_arrays
+from .fit_checks import FitPlan, check_fit
+from .guards import DivergenceGuard, Rollback
 from .schedules import Clock
-from .targets import prepare_targets
 
 Array = Any
-
-
-class TrainingDivergedWarning(UserWarning):
-    """The loss turned NaN or infinite; training stopped and the best weights were restored."""
 
 
 def fit(
@@ -89,55 +87,71 @@ def fit(
     -------
     History
         Per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad argument or bad data. Every check runs before the model is built or touched, and
+        an exception raised while training (a callback's, for instance) restores the
+        parameters, optimiser state, counters, history, generators and built shape the fit
+        found: a fit that raises changes nothing. (An interrupt, ``KeyboardInterrupt``, keeps the
+        weights reached so far.)
+
+    Warns
+    -----
+    TrainingDivergedWarning
+        The loss or the parameters turned NaN/inf, or the loss exploded (see `DivergenceGuard`):
+        training stops, and weights whose training loss was measured are restored.
     """
-    epochs = check.check_positive_int(epochs, "epochs")
-    batch_size = check.check_positive_int(batch_size, "batch_size", allow_none=True)
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-    validation_split = check.check_float(
-        validation_split, "validation_split", 0.0, 1.0, high_open=True
-    )
-    callbacks = list(callbacks or [])
-    for cb in callbacks:
-        if not isinstance(cb, Callback):
-            raise TypeError(
-                f"callbacks must be scratchnet Callback objects, got {type(cb).__name__}"
-            )
-    augment = as_augmentation(augment)
+    plan = check_fit(
+        model, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+        validation_data=validation_data, validation_split=validation_split, shuffle=shuffle,
+        class_weight=class_weight, sample_weight=sample_weight, callbacks=callbacks,
+        augment=augment, verbose=verbose,
+    )  # fmt: skip
+    rollback = Rollback(model, plan.optimizer)
+    try:
+        return _train(model, plan)
+    except Exception:
+        rollback.put_back()
+        raise
 
-    Xd, Y, w = prepare_targets(model, X, y, sample_weight)
-    w = _apply_class_weight(model, Y, w, class_weight)
-    n = int(Xd.shape[0])
-    train_idx = np.arange(n)
+
+def _train(model: Any, plan: FitPlan) -> History:
+    """The committing half of `fit`: build, install, train."""
+    if not model.built:
+        model.build(plan.n_features, plan.n_outputs)
+    be, xp = model.backend, model.backend.xp
+    Xd, Y, w = plan.X, be.asarray(plan.Y, dtype=model.dtype), plan.w
     val = None
-    if validation_data is not None:
-        val = _validation_arrays(model, validation_data)
-    elif validation_split > 0.0:
-        strat = _stratify_labels(model, Y)
-        train_idx, val_idx = split_indices(n, validation_split, model.shuffle_rng, strat)
-        idx = model.backend.asarray(val_idx)
-        xp = model.backend.xp
-        val = (xp.take(Xd, idx, axis=0), xp.take(Y, idx, axis=0), None if w is None else w[val_idx])
-    if optimizer is not None or model.optimizer is None:
-        chosen = get_optimizer(optimizer if optimizer is not None else "adam", lr)
-        if chosen is not model.optimizer:
-            chosen.reset()  # a named or handed-in optimiser starts from zero state
-        model.optimizer = chosen
-    elif lr is not None:
-        get_optimizer(model.optimizer, lr)
-    _check_batch_norm_batch(model, batch_size, int(train_idx.shape[0]))
+    if plan.val is not None:
+        Xv, Yv, wv = plan.val
+        val = (Xv, be.asarray(Yv, dtype=model.dtype), wv)
+    elif plan.val_idx is not None:
+        model.shuffle_rng.bit_generator.state = plan.shuffle_state
+        idx = be.asarray(plan.val_idx)
+        wv = None if w is None else w[plan.val_idx]
+        val = (xp.take(Xd, idx, axis=0), xp.take(Y, idx, axis=0), wv)
+    if plan.optimizer is not None:
+        if plan.schedule is not None:
+            plan.optimizer.schedule = plan.schedule
+        if plan.optimizer is not model.optimizer:
+            plan.optimizer.reset()  # a named or handed-in optimiser starts from zero state
+        model.optimizer = plan.optimizer
+    elif plan.schedule is not None:
+        model.optimizer.schedule = plan.schedule
 
-    loop = _Loop(model, Xd, Y, w, train_idx, batch_size, shuffle, augment)
+    loop = _Loop(model, Xd, Y, w, plan.train_idx, plan.batch_size, plan.shuffle, plan.augment)
     history = History()
     model.history = history  # visible to callbacks (checkpoints save it) while training runs
-    every = [history, *callbacks]
-    if verbose:
-        every.append(ProgressBar(verbose))
+    every = [history, *plan.callbacks]
+    if plan.verbose:
+        every.append(ProgressBar(plan.verbose))
     for cb in every:
         cb.set_model(model)
     model.stop_training, model.stop_reason = False, None
     begin = {
-        "epochs": epochs,
+        "epochs": plan.epochs,
         "initial_epoch": model.epochs_done,
         "steps": loop.steps,
         "has_validation": val is not None,
@@ -145,21 +159,22 @@ def fit(
     for cb in every:
         cb.on_train_begin(begin)
 
-    guard = _NanGuard(model)
-    for _ in range(epochs):
+    guard = DivergenceGuard(model)
+    for _ in range(plan.epochs):
         epoch = model.epochs_done
+        guard.begin_epoch(epoch)
         for cb in every:
             cb.on_epoch_begin(epoch, {})
         start = time.perf_counter()
-        with model.backend.quiet_floating_point():  # divergence is reported once, below
+        with be.quiet_floating_point():  # divergence is reported once, by the guard
             logs = loop.run_epoch(epoch, every)
             if val is not None:
                 vlogs = evaluate_arrays(model, *val)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
-        model.backend.synchronize()
+        be.synchronize()
         logs["seconds"] = time.perf_counter() - start
         model.epochs_done += 1
-        if not guard.check(logs):
+        if not guard.check(epoch, logs, *loop.measured):
             history.on_epoch_end(epoch, logs)
             break
         for cb in every:
@@ -171,7 +186,8 @@ def fit(
     for cb in every:
         cb.on_train_end(end)
     if guard.tripped:
-        guard.restore()
+        with be.quiet_floating_point():
+            guard.restore(loop.training_rows())
         end["best_epoch"] = guard.best_epoch
     history.stopped_by = model.stop_reason
     history.stopped_epoch = history.epoch[-1] if model.stop_reason else None
@@ -207,6 +223,16 @@ class _Loop:
             self.w_dev = None if w is None else self.xp.take(self.w_dev, idx, axis=0)
             self.w_host = None if w is None else w[train_idx]
             self.train_idx = np.arange(n_train)
+        #: (mean loss per unit of weight of the last epoch, that of its first trained batch)
+        self.measured = (math.nan, math.nan)
+
+    def training_rows(self) -> tuple[Array, Array, np.ndarray | None]:
+        """(X, Y, w) of the training rows (held-out rows left out), for measuring a loss."""
+        if self.train_idx.shape[0] == self.Xd.shape[0]:
+            return self.Xd, self.Y, self.w_host
+        idx = self.model.backend.asarray(self.train_idx)
+        w = None if self.w_host is None else self.w_host[self.train_idx]
+        return self.xp.take(self.Xd, idx, axis=0), self.xp.take(self.Y, idx, axis=0), w
 
     def run_epoch(self, epoch: int, callbacks: list[Callback]) -> dict[str, float]:
         model, xp = self.model, self.xp
@@ -217,6 +243,7 @@ class _Loop:
         loss_sum = 0.0
         correct = 0.0
         lr = 0.0
+        first = None  # the first trained batch's loss (measured at the epoch's starting weights)
         for b, (start, stop) in enumerate(self.bounds):
             if whole:
                 Xb, Yb, wb = self.Xd, self.Y, self.w_dev
@@ -237,7 +264,11 @@ class _Loop:
             clock = Clock(model.steps_done, epoch, epoch + (b + 1) / self.steps, model.samples_seen)
             lr = model.optimizer.learning_rate(clock)
             loss, F = model.train_step(Xb, Yb, wb, norm, lr)
-            loss_sum = loss_sum + loss * (1.0 / norm)
+            batch_loss = loss * (1.0 / norm)
+            loss_sum = loss_sum + batch_loss
+            if first is None:
+                rows_weight = float(stop - start if w_rows is None else w_rows.sum())
+                first = None if rows_weight <= 0 else (batch_loss, rows_weight)
             if self.classifier:
                 correct = correct + model.head.correct(F, Yb, wb)
             for cb in callbacks:
@@ -245,168 +276,11 @@ class _Loop:
         model.samples_seen += n_train
         total_weight = float(n_train if self.w_host is None else self.w_host[self.train_idx].sum())
         scale = 1.0 if model.reduction == "sum" else 1.0 / total_weight
-        logs = {"loss": float(loss_sum) * scale}
+        total = float(loss_sum)
+        logs = {"loss": total * scale}
+        mean = total / total_weight
+        self.measured = (mean, mean if first is None else float(first[0]) / first[1])
         if self.classifier:
             logs["accuracy"] = float(correct) / total_weight
         logs["lr"] = float(lr)
         return logs
-
-
-def evaluate_arrays(model: Any, Xd: Array, Y: Array, w: np.ndarray | None) -> dict[str, float]:
-    """Inference-mode loss (no penalty) and metrics over prepared device arrays, in chunks."""
-    xp = model.backend.xp
-    head = model.head
-    n = int(Xd.shape[0])
-    w_dev = None if w is None else model.backend.asarray(w, dtype=model.dtype)
-    loss_sum = 0.0
-    correct = 0.0
-    sq_res = 0.0
-    chunk = model.inference_chunk
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        F = model.infer(Xd[start:stop, ...])
-        Yc = Y[start:stop, ...]
-        losses, _ = head.sample_losses(F, Yc)
-        if w_dev is None:
-            loss_sum = loss_sum + xp.sum(losses)
-        else:
-            loss_sum = loss_sum + xp.sum(losses * w_dev[start:stop])
-        if head.is_classifier:
-            correct = correct + head.correct(F, Yc, None if w_dev is None else w_dev[start:stop])
-        else:
-            R = F - Yc
-            R2 = R * R if w_dev is None else R * R * xp.expand_dims(w_dev[start:stop], axis=1)
-            sq_res = sq_res + xp.sum(R2, axis=0)
-    total_w = float(n if w is None else w.sum())
-    scale = 1.0 if model.reduction == "sum" else 1.0 / total_w
-    out = {"loss": float(loss_sum) * scale}
-    if head.is_classifier:
-        out["accuracy"] = float(correct) / total_w
-    else:
-        # R^2 = 1 - SS_res / SS_tot per output (weighted where weights are given), averaged
-        Yh = model.backend.to_numpy(Y).astype(np.float64)
-        wh = np.ones(n) if w is None else w
-        D = Yh - np.average(Yh, axis=0, weights=wh)
-        ss_tot = (wh[:, None] * D * D).sum(axis=0)
-        ss_res = model.backend.to_numpy(sq_res).astype(np.float64)
-        out["mse"] = float(ss_res.sum() / (total_w * ss_res.size))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 0.0)
-        out["r2"] = float(r2.mean())
-    return out
-
-
-class _NanGuard:
-    """Keeps the weights (and optimiser state) of the best finite training loss; trips when the
-    loss is NaN or inf, so that a diverged fit leaves a model that can train on."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.best = math.inf
-        self.best_epoch: int | None = None
-        self._take_snapshot()
-        self.tripped = False
-
-    def _take_snapshot(self) -> None:
-        model, opt = self.model, self.model.optimizer
-        copy = model.backend.asarray
-        self.snapshot = model.snapshot()
-        self.opt_state = {slot: copy(a, copy=True) for slot, a in opt.state.items()}
-        self.opt_iterations = opt.iterations
-
-    def check(self, logs: dict[str, float]) -> bool:
-        loss = logs["loss"]
-        if not math.isfinite(loss):
-            self.tripped = True
-            self.model.stop_training = True
-            self.model.stop_reason = "nan"
-            where = f"epoch {self.best_epoch + 1}" if self.best_epoch is not None else "the start"
-            warnings.warn(
-                f"the training loss became {loss} (diverged); training stopped and the weights "
-                f"of {where} were restored. Lower the learning rate, or clip gradients "
-                "(optimizer=Adam(lr, clip_norm=1.0)).",
-                TrainingDivergedWarning,
-                stacklevel=4,
-            )
-            return False
-        if loss < self.best:
-            self.best = loss
-            self.best_epoch = self.model.epochs_done - 1
-            self._take_snapshot()
-        return True
-
-    def restore(self) -> None:
-        self.model.restore(self.snapshot)
-        self.model.optimizer.state = self.opt_state
-        self.model.optimizer.iterations = self.opt_iterations
-
-
-def _apply_class_weight(model, Y, w, class_weight) -> np.ndarray | None:
-    if class_weight is None:
-        return w
-    head = model.head
-    if head.name == "identity":
-        raise ValueError("class_weight applies to classifiers; use sample_weight for regression")
-    Yh = model.backend.to_numpy(Y)
-    if head.name == "sigmoid":
-        if Yh.shape[1] != 1:
-            raise ValueError("class_weight is not defined for multi-label sigmoid outputs")
-        labels = Yh[:, 0].astype(np.int64)
-        k = 2
-    else:
-        labels = Yh.argmax(axis=1)
-        k = Yh.shape[1]
-    counts = np.bincount(labels, minlength=k).astype(np.float64)
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            raise ValueError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
-        with np.errstate(divide="ignore"):
-            table = np.where(counts > 0, labels.size / (np.count_nonzero(counts) * counts), 0.0)
-    elif isinstance(class_weight, dict):
-        table = np.ones(k)
-        for cls, weight in class_weight.items():
-            if isinstance(cls, bool) or not isinstance(cls, int | np.integer) or not 0 <= cls < k:
-                raise ValueError(
-                    f"class_weight keys must be class indices in [0, {k}), got {cls!r}"
-                )
-            table[int(cls)] = check.check_float(weight, f"class_weight[{cls}]", 0.0)
-    else:
-        raise TypeError(
-            f"class_weight must be a dict or 'balanced', got {type(class_weight).__name__}"
-        )
-    per_sample = table[labels]
-    out = per_sample if w is None else w * per_sample
-    if not out.sum() > 0:
-        raise ValueError("class_weight gives every sample weight 0")
-    return out
-
-
-def _stratify_labels(model, Y) -> np.ndarray | None:
-    head = model.head
-    if not head.is_classifier:
-        return None
-    Yh = model.backend.to_numpy(Y)
-    if head.name == "softmax":
-        return Yh.argmax(axis=1)
-    return Yh[:, 0].astype(np.int64) if Yh.shape[1] == 1 else None
-
-
-def _validation_arrays(model, data) -> tuple:
-    if not isinstance(data, tuple | list) or len(data) not in (2, 3):
-        raise TypeError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, w_val)")
-    Xv, yv = data[0], data[1]
-    Xd = check.check_features(Xv, model.backend, model.dtype, model.n_features, name="X_val")
-    yh = check.host_labels(yv, int(Xd.shape[0]), name="y_val")
-    Yv = model.backend.asarray(model.head.encode_targets(yh, model.n_outputs), dtype=model.dtype)
-    wv = check.sample_weights(data[2], int(Xd.shape[0]), "w_val") if len(data) == 3 else None
-    return Xd, Yv, wv
-
-
-def _check_batch_norm_batch(model: Any, batch_size: int | None, n_train: int) -> None:
-    rows = n_train if batch_size is None else min(batch_size, n_train)
-    if rows < 2 and any(isinstance(layer, BatchNorm) for layer in model.layers):
-        raise ValueError(
-            f"batch normalisation needs at least 2 samples per mini-batch (the mean of 1 sample is "
-            f"the sample itself); got {rows} sample per batch (batch_size={batch_size}, "
-            f"{n_train} training rows)"
-        )

@@ -119,10 +119,10 @@ def _optimizer_slots(model) -> dict:
 def environment() -> dict:
     from threadpoolctl import threadpool_info
 
-    blas = [
+    blas = [  # NumPy's own BLAS only: SciPy or PyTorch may load others in the same process
         {k: info.get(k) for k in ("internal_api", "version", "architecture")}
         for info in threadpool_info()
-        if info.get("user_api") == "blas"
+        if info.get("user_api") == "blas" and "numpy" in str(info.get("filepath", ""))
     ]
     return {"numpy": np.__version__, "machine": platform.machine(), "blas": blas}
 

@@ -121,6 +121,46 @@ def test_predictions_per_head():
     np.testing.assert_array_equal(get_head("identity").predict_from_logits(F[:, :1]), [0.3, -1.0])
 
 
+@pytest.mark.parametrize("name", ["softmax", "sigmoid"])
+def test_classifiers_predict_no_label_for_rows_that_are_not_finite(name, backend):
+    F = np.array([[0.3, -0.2], [np.nan, 1.0], [np.inf, 0.0], [-1.0, 2.0], [-np.inf, -np.inf]])
+    Fd = backend.asarray(F, dtype=backend.dtype("float32"))
+    with pytest.raises(
+        ValueError, match=r"3 of 5 rows have NaN or infinite outputs.*diverged.*overflowed"
+    ):
+        get_head(name).predict_from_logits(Fd)
+    finite = get_head(name).predict_from_logits(Fd[::3, ...])
+    assert sn.to_numpy(finite).shape[0] == 2
+
+
+def test_regression_predictions_keep_non_finite_values_visible():
+    F = np.array([[np.nan], [1.0]])
+    out = get_head("identity").predict_from_logits(F)
+    assert np.isnan(out[0]) and out[1] == 1.0
+
+
+def test_a_model_whose_outputs_overflow_refuses_to_predict(backend):
+    m = sn.Model(hidden=(), output="softmax", backend=backend, seed=0).build(2, 3)
+    m.set_parameters(
+        {"dense1.B": np.array([[3e38, 0.0, 0.0], [0.0, 0.0, 0.0]]), "dense1.c": np.zeros(3)}
+    )
+    X = np.array([[0.5, 0.0], [10.0, 0.0], [0.0, 1.0], [20.0, 1.0]])  # rows 1 and 3 overflow
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match="2 of 4 rows have NaN or infinite outputs"):
+            m.predict(X)
+        P = sn.to_numpy(m.predict_proba(X))  # probabilities show the NaN rows as they are
+    assert np.isnan(P[1]).all() and np.isfinite(P[[0, 2]]).all()
+    np.testing.assert_array_equal(sn.to_numpy(m.predict(X[[0, 2]])), [0, 0])
+
+
+def test_softmax_refuses_a_column_of_labels():
+    head = get_head("softmax")
+    for call in (lambda y: head.infer_outputs(y), lambda y: head.encode_targets(y, 3)):
+        with pytest.raises(ValueError, match=r"shape \(3, 1\).*\(n,\).*\(n, k\).*y\.ravel\(\)"):
+            call(np.array([[0], [2], [1]]))
+
+
 def test_unknown_head():
     with pytest.raises(
         ValueError, match=r"unknown output head 'poisson'.*sigmoid, softmax, identity"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -431,3 +432,95 @@ def test_checkpoints_carry_the_running_history(tmp_path):
     assert sn.load(tmp_path / "e2.npz").history.epoch == [0, 1]
     m.fit(X, y, epochs=1, callbacks=[cb])
     assert sn.load(tmp_path / "e3.npz").history.epoch == [2]
+
+
+# ----- the divergence guard: what trips it and what it restores -------------------------------
+class _RaiseLearningRate(Callback):
+    """Healthy training until ``at``, then a learning rate that makes it diverge."""
+
+    def __init__(self, at, lr):
+        self.at, self.lr = at, lr
+
+    def on_epoch_end(self, epoch, logs):
+        if epoch == self.at:
+            self.model.optimizer.schedule = sn.schedules.as_schedule(self.lr)
+
+
+def _reported_loss(record):
+    match = re.search(r"measured now, is (\S+) \(", str(record.message))
+    assert match, str(record.message)
+    return float(match.group(1))
+
+
+def test_an_exploding_loss_is_caught_in_the_first_epoch_and_nothing_predicts_from_nan():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)) * 100
+    y = (X[:, 0] > 0).astype(int)
+    m = sn.Model(hidden=(16,), seed=0)
+    initial = sn.to_numpy(m.build(4, 2).parameters())
+    with pytest.warns(sn.TrainingDivergedWarning, match=r"in epoch 1, the training loss exploded"):
+        hist = m.fit(X, y, epochs=20, optimizer="sgd", lr=10.0)  # today's 8e32 epoch
+    assert hist.stopped_by == "nan" and hist.best_epoch is None and len(hist.epoch) == 1
+    assert 1e20 < hist.history["loss"][0] < math.inf
+    for name, value in sn.to_numpy(m.parameters()).items():
+        np.testing.assert_array_equal(value, initial[name])
+    assert sn.to_numpy(m.predict(X)).shape == (200,)  # every row has finite outputs
+
+
+def test_the_restored_weights_have_the_loss_the_warning_reports():
+    X, y = _blobs(120)
+    m = sn.Model(hidden=(16,), seed=0)
+    with pytest.warns(sn.TrainingDivergedWarning, match="reached after epoch 4") as records:
+        hist = m.fit(X, y, epochs=10, batch_size=16, optimizer="sgd", lr=0.05,
+                     callbacks=[_RaiseLearningRate(3, 1e3)])  # fmt: skip
+    assert len(hist.epoch) == 5 and hist.best_epoch == 3
+    reported = _reported_loss(records[0])
+    assert m.evaluate(X, y)["loss"] == pytest.approx(reported, rel=1e-5)
+    assert reported < min(hist.history["loss"][:4])  # the end of the best epoch, measured
+
+
+def test_weights_whose_loss_is_not_finite_are_never_restored():
+    X, y = _blobs(120)
+    m = sn.Model(hidden=(16,), seed=0)
+    before = sn.to_numpy(m.build(2, 3).parameters())
+    # one GD step per epoch: epoch 1 is measured at the initial weights and looks healthy, but
+    # its update leaves weights (finite, ~1e30) whose outputs overflow
+    with pytest.warns(sn.TrainingDivergedWarning, match="from before this fit") as records:
+        hist = m.fit(X, y, epochs=5, batch_size=None, optimizer="sgd", lr=1e30)
+    assert math.isfinite(hist.history["loss"][0]) and not math.isfinite(hist.history["loss"][1])
+    assert hist.best_epoch is None
+    for name, value in sn.to_numpy(m.parameters()).items():
+        np.testing.assert_array_equal(value, before[name])
+    assert m.evaluate(X, y)["loss"] == pytest.approx(_reported_loss(records[0]), rel=1e-5)
+    assert sn.to_numpy(m.predict(X)).shape == (120,)
+
+
+def test_parameters_that_turn_infinite_trip_the_guard_even_when_the_loss_is_finite():
+    X, y = _blobs(60)
+    m = sn.Model(hidden=(8,), seed=0)
+    with pytest.warns(sn.TrainingDivergedWarning, match="the parameters became NaN or infinite"):
+        hist = m.fit(X, y, epochs=3, batch_size=None, optimizer="sgd", lr=1e300)
+    assert len(hist.epoch) == 1 and math.isfinite(hist.history["loss"][0])
+    assert all(np.isfinite(v).all() for v in sn.to_numpy(m.parameters()).values())
+
+
+def test_the_divergence_rule_and_its_numbers_are_documented():
+    from scratchnet import guards
+
+    assert guards.EXPLOSION_FACTOR == 1e6 and guards.EXPLOSION_FLOOR == 1e3
+    doc = guards.DivergenceGuard.__doc__
+    assert "EXPLOSION_FACTOR" in doc and "start of every epoch" in doc
+
+
+def test_a_tiny_loss_that_rises_a_millionfold_below_the_floor_does_not_trip():
+    from scratchnet.guards import DivergenceGuard
+
+    m = sn.Model(hidden=(2,), seed=0).build(2, 2)
+    m.optimizer = sn.SGD(0.1)
+    guard = DivergenceGuard(m)
+    for epoch, loss in enumerate([1e-9, 1e-8, 5e-3, 2.0]):  # 2.0 is 2e9 x the lowest, < floor
+        guard.begin_epoch(epoch)
+        assert guard.check(epoch, {"loss": loss}, loss, loss)
+    guard.begin_epoch(4)
+    assert not guard.check(4, {"loss": 2e3}, 2e3, 2e3)  # above the floor and 1e6 x the lowest
+    assert "exploded" in guard.reason

@@ -7,6 +7,7 @@ import pytest
 from conftest import skip_unavailable
 
 import scratchnet as sn
+from scratchnet.validation import check_features
 
 
 @pytest.fixture
@@ -195,3 +196,112 @@ def test_build_arguments():
         sn.Model().build(0, 2)
     with pytest.raises(ValueError, match="n_outputs must be an int >= 1"):
         sn.Model().build(3, -1)
+
+
+# ----- numbers stay honest: overflow, sparse, masked, (n, 1) labels --------------------------
+def _overflowing(value=1e39):
+    X = np.ones((3, 3))
+    X[1, 2] = value
+    return X
+
+
+def test_values_that_overflow_float32_are_refused_at_every_call(fitted):
+    pattern = (
+        r"X has a value too large for the model's float32: 1e\+39 \(at row 1, column 2\).*"
+        r"overflows to inf.*dtype='float64'"
+    )
+    for _, call in _x_calls(fitted):
+        with pytest.raises(ValueError, match=pattern):
+            call(_overflowing())
+    with pytest.raises(ValueError, match=r"column 2\).*overflows"):
+        fitted.predict(_overflowing(-1e39))
+    # the largest float32 itself still fits; a float64 model takes 1e39
+    backend = fitted.backend
+    checked = check_features(_overflowing(3.4e38), backend, fitted.dtype, 3)
+    assert np.isfinite(sn.to_numpy(checked)).all()
+    m = sn.Model(hidden=(4,), dtype="float64", seed=0).build(3, 2)
+    assert np.isfinite(sn.to_numpy(m.decision_function(_overflowing()))).all()
+
+
+def test_overflowing_targets_and_weights_are_refused():
+    X = np.ones((3, 2))
+    reg = sn.Model(hidden=(2,), output="identity", seed=0)
+    with pytest.raises(
+        ValueError, match=r"y has a value too large for the model's float32.*index 1"
+    ):
+        reg.fit(X, np.array([0.0, 1e39, 1.0]), epochs=1)
+    with pytest.raises(ValueError, match=r"y has a value too large.*row 2, column 1"):
+        reg.fit(X, np.array([[0.0, 1.0], [0.0, 1.0], [0.0, -1e40]]), epochs=1)
+    assert not reg.built
+    clf = sn.Model(hidden=(2,), seed=0)
+    with pytest.raises(ValueError, match="sample_weight has a value too large.*index 0"):
+        clf.fit(X, np.array([0, 1, 0]), sample_weight=np.array([1e39, 1.0, 1.0]), epochs=1)
+    assert not clf.built
+
+
+def test_overflow_of_a_backend_array_is_named_too():
+    skip_unavailable("torch")
+    import torch
+
+    m = sn.Model(hidden=(3,), backend="torch", seed=0).build(3, 2)
+    with pytest.raises(
+        ValueError, match=r"X has a value too large for the model's float32.*column 2"
+    ):
+        m.predict(torch.as_tensor(_overflowing(), dtype=torch.float64))
+    bad = torch.as_tensor(_overflowing(np.nan), dtype=torch.float64)
+    with pytest.raises(ValueError, match="X contains NaN or infinite values"):
+        m.predict(bad)
+
+
+def test_scipy_sparse_matrices_get_the_toarray_advice(fitted):
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = sparse.csr_matrix(np.eye(3)), np.array([0, 1, 2])
+    calls = [fitted.predict, fitted.predict_proba, fitted.decision_function, fitted.forward,
+             fitted.output_gradients, lambda X: fitted.loss_and_gradients(X, y),
+             lambda X: fitted.evaluate(X, y), lambda X: fitted.fit(X, y, epochs=1)]  # fmt: skip
+    pattern = r"X is a SciPy sparse matrix \(csr_matrix of shape \(3, 3\).*X\.toarray\(\)"
+    for call in calls:
+        with pytest.raises(TypeError, match=pattern):
+            call(X)
+    with pytest.raises(TypeError, match=r"y\.toarray\(\)\.ravel\(\)"):
+        fitted.fit(np.ones((3, 3)), sparse.csr_matrix(y.reshape(-1, 1)), epochs=1)
+    with pytest.raises(TypeError, match="sample_weight is a SciPy sparse matrix"):
+        fitted.fit(np.ones((3, 3)), y, sample_weight=sparse.csr_matrix(np.ones((1, 3))), epochs=1)
+
+
+def test_masked_arrays_are_refused_unless_nothing_is_masked(fitted):
+    X = np.ma.MaskedArray(np.ones((3, 3)), mask=[[0, 0, 0], [0, 1, 0], [0, 0, 0]])
+    for _, call in _x_calls(fitted):
+        with pytest.raises(
+            ValueError, match=r"X is a masked array with 1 masked entries.*\(1, 1\)"
+        ):
+            call(X)
+    y = np.ma.MaskedArray([0, 1, 2], mask=[0, 0, 1])
+    with pytest.raises(ValueError, match="y is a masked array"):
+        fitted.fit(np.ones((3, 3)), y, epochs=1)
+    w = np.ma.MaskedArray([1.0, 1.0, 1.0], mask=[1, 0, 0])
+    with pytest.raises(ValueError, match="sample_weight is a masked array"):
+        fitted.fit(np.ones((3, 3)), np.array([0, 1, 2]), sample_weight=w, epochs=1)
+    clear = np.ma.MaskedArray(np.ones((2, 3)), mask=False)
+    assert sn.to_numpy(fitted.predict(clear)).shape == (2,)
+
+
+def test_a_column_of_integer_labels_for_softmax_is_explained():
+    X, y = np.ones((4, 2)), np.array([[0], [1], [2], [1]])
+    pattern = r"softmax targets of shape \(4, 1\).*class indices of shape \(n,\).*y\.ravel\(\)"
+    for m in (sn.Model(hidden=(2,), seed=0), sn.Model(hidden=(2,), seed=0).build(2, 3)):
+        with pytest.raises(ValueError, match=pattern):
+            m.fit(X, y, epochs=1)
+        with pytest.raises(ValueError, match=pattern):
+            m.loss_and_gradients(X, y)
+    assert sn.Model(hidden=(2,), seed=0).fit(X, y.ravel(), epochs=1)
+
+
+def test_validation_data_is_checked_against_x_on_an_unbuilt_model():
+    m = sn.Model(hidden=(2,), seed=0)
+    X, y = np.ones((4, 3)), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="X_val has 2 features, but X has 3"):
+        m.fit(X, y, epochs=1, validation_data=(np.ones((2, 2)), np.array([0, 1])))
+    with pytest.raises(ValueError, match=r"class indices must lie in \[0, 2\).*\[5\]"):
+        m.fit(X, y, epochs=1, validation_data=(np.ones((2, 3)), np.array([0, 5])))
+    assert not m.built
