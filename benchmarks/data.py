@@ -1,5 +1,11 @@
 """Benchmark data: MNIST from IDX files when present, else a synthetic set of the same shape.
 
+Where MNIST is looked for: the ``--data`` folder when given (and only there); otherwise the folders
+that `scratchnet.datasets.load_mnist` searches, in its order (``$SCRATCHNET_MNIST``,
+``$SCRATCHNET_DATA/mnist``, the user cache ``~/.cache/scratchnet/mnist``, see
+`scratchnet.datasets.dataset_search_paths`). Nothing is downloaded. A folder counts when it holds
+the four IDX files, gzip-compressed (``train-images-idx3-ubyte.gz``, ...) or not.
+
 Images are scaled to [0, 1] in float32 (or float64) row by row into one preallocated array, so that
 loading never holds more than the compressed-file bytes and the result at once (this matters for the
 peak-memory measurement, which starts after loading).
@@ -12,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchnet.datasets import read_idx  # the library's checked IDX reader
+from scratchnet.datasets import dataset_search_paths, read_idx  # the library's search and reader
 
 #: rows converted per step when scaling images or drawing synthetic rows
 CHUNK_ROWS = 8192
@@ -41,7 +47,7 @@ class Dataset:
     X_test : ndarray of shape (n_test, n_features)
     y_test : ndarray of shape (n_test,)
     source : str
-        Where the data came from (``"mnist:<folder>"``, ``"scratchnet.datasets.load_mnist"``, ``"synthetic"``).
+        Where the data came from (``"mnist:<folder>"`` or ``"synthetic"``).
     """
 
     X_train: np.ndarray
@@ -78,19 +84,35 @@ class Dataset:
         }
 
 
-def repo_root() -> Path:
-    """The repository root (the folder holding ``benchmarks/``)."""
-    return Path(__file__).resolve().parents[1]
-
-
-def default_mnist_dir() -> Path:
-    """``../shared/data/mnist`` relative to the repository root."""
-    return repo_root().parent / "shared" / "data" / "mnist"
+def mnist_file(folder: Path, name: str) -> Path | None:
+    """The IDX file ``name`` (a value of `MNIST_FILES`) in ``folder``, compressed or not, or None."""
+    for candidate in (folder / name, folder / name.removesuffix(".gz")):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def has_mnist(folder: Path) -> bool:
-    """True when ``folder`` holds the four MNIST ``.gz`` IDX files."""
-    return all((folder / name).is_file() for name in MNIST_FILES.values())
+    """True when ``folder`` holds the four MNIST IDX files (each ``.gz`` or uncompressed)."""
+    return all(mnist_file(folder, name) is not None for name in MNIST_FILES.values())
+
+
+def mnist_search_paths() -> list[Path]:
+    """The folders searched without ``--data``, in order: those of ``load_mnist``.
+
+    ``$SCRATCHNET_MNIST`` and ``$SCRATCHNET_DATA/mnist`` where set, then the user cache
+    (``$XDG_CACHE_HOME/scratchnet/mnist`` or ``~/.cache/scratchnet/mnist``); see
+    `scratchnet.datasets.dataset_search_paths`.
+    """
+    return dataset_search_paths("mnist")
+
+
+def find_mnist_dir() -> Path | None:
+    """The first folder of `mnist_search_paths` that holds the four files, or None."""
+    for folder in mnist_search_paths():
+        if folder.is_dir() and has_mnist(folder):
+            return folder
+    return None
 
 
 def scale_images(images: np.ndarray, n_rows: int, dtype: str) -> np.ndarray:
@@ -108,39 +130,18 @@ def scale_images(images: np.ndarray, n_rows: int, dtype: str) -> np.ndarray:
 
 def load_mnist_idx(folder: Path, n_train: int, n_test: int, dtype: str) -> Dataset:
     """MNIST from the four IDX files in ``folder``, the first ``n_train``/``n_test`` rows."""
-    X_train = scale_images(read_idx(folder / MNIST_FILES["train_images"]), n_train, dtype)
-    y_train = read_idx(folder / MNIST_FILES["train_labels"])[: X_train.shape[0]].astype(np.int64)
-    X_test = scale_images(read_idx(folder / MNIST_FILES["test_images"]), n_test, dtype)
-    y_test = read_idx(folder / MNIST_FILES["test_labels"])[: X_test.shape[0]].astype(np.int64)
+
+    def read(key: str) -> np.ndarray:
+        file = mnist_file(folder, MNIST_FILES[key])
+        if file is None:
+            raise FileNotFoundError(f"{folder} lacks {MNIST_FILES[key]}")
+        return read_idx(file)
+
+    X_train = scale_images(read("train_images"), n_train, dtype)
+    y_train = read("train_labels")[: X_train.shape[0]].astype(np.int64)
+    X_test = scale_images(read("test_images"), n_test, dtype)
+    y_test = read("test_labels")[: X_test.shape[0]].astype(np.int64)
     return Dataset(X_train, y_train, X_test, y_test, f"mnist:{folder}")
-
-
-def _load_from_scratchnet(n_train: int, n_test: int, dtype: str) -> Dataset | None:
-    """MNIST through ``scratchnet.datasets.load_mnist`` (no download), or None when unavailable.
-
-    The loader searches its own places (``$SCRATCHNET_MNIST``, the user cache) and returns
-    ``X_train, y_train, X_test, y_test`` with features scaled to [0, 1].
-    """
-    try:
-        from scratchnet.datasets import load_mnist
-    except ImportError:
-        return None
-    try:
-        X_train, y_train, X_test, y_test = load_mnist(download=False, dtype=dtype)
-    except (OSError, RuntimeError, TypeError, ValueError):
-        return None
-
-    def rows(X: np.ndarray, n: int) -> np.ndarray:
-        X = np.asarray(X)[:n]
-        return np.ascontiguousarray(X.reshape(X.shape[0], -1), dtype=dtype)
-
-    return Dataset(
-        rows(X_train, n_train),
-        np.asarray(y_train)[:n_train].astype(np.int64),
-        rows(X_test, n_test),
-        np.asarray(y_test)[:n_test].astype(np.int64),
-        "scratchnet.datasets.load_mnist",
-    )
 
 
 def synthetic(
@@ -188,9 +189,10 @@ def load_dataset(
     Parameters
     ----------
     path : str or Path, optional
-        Folder with the MNIST IDX ``.gz`` files. None looks at `default_mnist_dir`, then at
-        ``scratchnet.datasets.load_mnist`` (if the library has one). A given path that lacks the
-        files is an error.
+        Folder with the four MNIST IDX files (``.gz`` or uncompressed); then the only folder
+        looked at, and one that lacks the files is an error. None searches `mnist_search_paths`
+        (``$SCRATCHNET_MNIST``, ``$SCRATCHNET_DATA/mnist``, ``~/.cache/scratchnet/mnist``) and
+        falls back to the synthetic set where none holds the files. Nothing is downloaded.
     n_train, n_test : int
         Rows to keep (the first ones).
     dtype : {"float32", "float64"}
@@ -208,11 +210,11 @@ def load_dataset(
             folder = Path(path).expanduser()
             if not has_mnist(folder):
                 names = ", ".join(MNIST_FILES.values())
-                raise FileNotFoundError(f"--data {folder} does not hold the MNIST files ({names})")
+                raise FileNotFoundError(
+                    f"--data {folder} does not hold the MNIST files ({names}; compressed or not)"
+                )
             return load_mnist_idx(folder, n_train, n_test, dtype)
-        if has_mnist(default_mnist_dir()):
-            return load_mnist_idx(default_mnist_dir(), n_train, n_test, dtype)
-        loaded = _load_from_scratchnet(n_train, n_test, dtype)
-        if loaded is not None:
-            return loaded
+        found = find_mnist_dir()
+        if found is not None:
+            return load_mnist_idx(found, n_train, n_test, dtype)
     return synthetic(n_train, n_test, dtype=dtype, seed=seed)

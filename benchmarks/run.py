@@ -72,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=None, help="training rows (default 60000)")
     p.add_argument("--test-samples", type=int, default=None, help="test rows (default 10000)")
     p.add_argument("--data", default=None,
-                   help="folder with the MNIST IDX .gz files (default ../shared/data/mnist from "
-                   "the repository root, then scratchnet.datasets, else synthetic)")  # fmt: skip
+                   help="folder with the four MNIST IDX files, .gz or not (default: the first of "
+                   "$SCRATCHNET_MNIST, $SCRATCHNET_DATA/mnist, ~/.cache/scratchnet/mnist that holds "
+                   "them, else a synthetic set; nothing is downloaded)")  # fmt: skip
     p.add_argument("--synthetic", action="store_true", help="use the synthetic MNIST-shaped set")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")

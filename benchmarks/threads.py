@@ -1,9 +1,9 @@
 """Thread limits for every library in the process, set at run time, and what BLAS is in use.
 
 Why at run time and not through ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``: on the project's
-reference machine, ``OPENBLAS_NUM_THREADS=1`` set at start-up makes single-thread float32 products
-run at 11-12 GFLOP/s instead of 37 until one large (>= 512^3) product has run in the process
-(``../shared/ARRAY-API-NOTES.md``). `threadpoolctl` changes the limit of the loaded BLAS and
+reference machine (a 2-core virtual machine with OpenBLAS), ``OPENBLAS_NUM_THREADS=1`` set at
+start-up makes single-thread float32 products run at 11-12 GFLOP/s instead of 37 until one large
+(>= 512^3) product has run in the process. `threadpoolctl` changes the limit of the loaded BLAS and
 OpenMP pools without that effect, and `warm_up_blas` runs one such product anyway.
 """
 
