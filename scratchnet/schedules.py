@@ -59,6 +59,9 @@ class Schedule(ABC):
     """Base class: ``schedule(clock) -> float``."""
 
     name: ClassVar[str] = ""
+    #: True when the rate can only change between epochs (it reads no step or progress from the
+    #: clock), so the training loop asks once per epoch instead of once per step
+    steady_within_epoch: ClassVar[bool] = False
 
     def __init__(self, initial: float) -> None:
         self.initial = check_float(initial, "learning rate", 0.0, low_open=True)
@@ -99,6 +102,7 @@ class Constant(Schedule):
     """alpha_t = alpha."""
 
     name = "constant"
+    steady_within_epoch = True
 
     def __call__(self, clock):
         return self.initial
@@ -108,6 +112,7 @@ class StepDecay(Schedule):
     """alpha_t = alpha * drop ** floor(epoch / every)."""
 
     name = "step"
+    steady_within_epoch = True
 
     def __init__(self, initial: float, drop: float = 0.5, every: int = 10) -> None:
         super().__init__(initial)
@@ -220,6 +225,7 @@ class ReduceOnPlateau(Schedule):
     """
 
     name = "plateau"
+    steady_within_epoch = True
 
     def __init__(
         self,

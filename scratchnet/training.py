@@ -244,6 +244,12 @@ class _Loop:
         correct = 0.0
         lr = 0.0
         first = None  # the first trained batch's loss (measured at the epoch's starting weights)
+        schedule = model.optimizer.schedule
+        if schedule.steady_within_epoch:  # ask once, not per step
+            lr = schedule(
+                Clock(model.steps_done, epoch, epoch + 1 / self.steps, model.samples_seen)
+            )
+        listeners = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
         for b, (start, stop) in enumerate(self.bounds):
             if whole:
                 Xb, Yb, wb = self.Xd, self.Y, self.w_dev
@@ -255,14 +261,15 @@ class _Loop:
                 wb = None if self.w_dev is None else xp.take(self.w_dev, idx, axis=0)
                 w_rows = None if self.w_host is None else self.w_host[order[start:stop]]
             if w_rows is not None and model.reduction == "mean" and not w_rows.sum() > 0:
-                for cb in callbacks:  # every row of this batch has weight 0: nothing to learn
+                for cb in listeners:  # every row of this batch has weight 0: nothing to learn
                     cb.on_batch_end(b, {"size": stop - start})
                 continue
             if self.augment is not None:
                 Xb = self.augment(Xb, model.rng)
             norm = model.loss_scale(stop - start, w_rows)
-            clock = Clock(model.steps_done, epoch, epoch + (b + 1) / self.steps, model.samples_seen)
-            lr = model.optimizer.learning_rate(clock)
+            if not schedule.steady_within_epoch:
+                progress = epoch + (b + 1) / self.steps
+                lr = schedule(Clock(model.steps_done, epoch, progress, model.samples_seen))
             loss, F = model.train_step(Xb, Yb, wb, norm, lr)
             batch_loss = loss * (1.0 / norm)
             loss_sum = loss_sum + batch_loss
@@ -271,7 +278,7 @@ class _Loop:
                 first = None if rows_weight <= 0 else (batch_loss, rows_weight)
             if self.classifier:
                 correct = correct + model.head.correct(F, Yb, wb)
-            for cb in callbacks:
+            for cb in listeners:  # callbacks that do not listen are not called per step
                 cb.on_batch_end(b, {"size": stop - start})
         model.samples_seen += n_train
         total_weight = float(n_train if self.w_host is None else self.w_host[self.train_idx].sum())
