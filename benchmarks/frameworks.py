@@ -29,10 +29,12 @@ from .data import Dataset
 from .threads import set_torch_threads
 
 Params = list[tuple[np.ndarray, np.ndarray]]
-FRAMEWORK_NAMES = ("scratchnet", "sklearn", "torch", "numpy-direct", "numpy-compat")
+FRAMEWORK_NAMES = (
+    "scratchnet", "scratchnet-unfused", "sklearn", "torch", "numpy-direct", "numpy-compat",
+)  # fmt: skip
 #: ``--frameworks`` shorthands
 ALIASES = {"numpy": ("numpy-direct", "numpy-compat"), "pytorch": ("torch",)}
-CPU_ONLY = ("sklearn", "numpy-direct", "numpy-compat")
+CPU_ONLY = ("sklearn", "numpy-direct", "numpy-compat", "scratchnet-unfused")
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,13 @@ def unavailable_reason(name: str, spec: TrainSpec) -> str | None:
             sn.get_backend(spec.backend, _scratchnet_device(spec))
         except (ImportError, RuntimeError, ValueError) as exc:
             return f"scratchnet backend {spec.backend!r} on {spec.device}: {exc}"
+    elif name == "scratchnet-unfused":
+        import scratchnet as sn
+
+        if spec.backend != "numpy":
+            return "the unfused (ufunc) comparison is for the NumPy backend"
+        if sn.get_backend("numpy").kernels.name != "numba":
+            return "scratchnet runs its ufunc kernels already (Numba is not installed or is off)"
     elif name == "torch":
         try:
             torch = import_torch()
@@ -487,10 +496,33 @@ class NumpyCompatRunner(NumpyDirectRunner):
     namespace = "compat"
 
 
+class UnfusedScratchnetRunner(ScratchnetRunner):
+    """scratchnet on NumPy with the ufunc optimiser kernels instead of the fused Numba loops
+    (what ``SCRATCHNET_NUMBA=0`` gives), to show what fusing buys in the same run."""
+
+    name = "scratchnet-unfused"
+
+    def __init__(self, spec: TrainSpec, data: Dataset, init: Params) -> None:
+        from scratchnet.backends.inplace import UfuncKernels
+        from scratchnet.backends.numpy_backend import NumpyBackend
+
+        super().__init__(spec, data, init)
+        backend = NumpyBackend()  # a private instance: the cached one keeps its fused kernels
+        backend.kernels = UfuncKernels(backend.xp, np)
+        self.model.to(backend)
+
+    @property
+    def label(self) -> str:
+        return "scratchnet (numpy on cpu, ufunc kernels)"
+
+
 RUNNERS: dict[str, type[Runner]] = {
     cls.name: cls
-    for cls in (ScratchnetRunner, SklearnRunner, TorchRunner, NumpyDirectRunner, NumpyCompatRunner)
-}
+    for cls in (
+        ScratchnetRunner, UnfusedScratchnetRunner, SklearnRunner, TorchRunner, NumpyDirectRunner,
+        NumpyCompatRunner,
+    )
+}  # fmt: skip
 
 
 def make_runner(name: str, spec: TrainSpec, data: Dataset, init: Params) -> Runner:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import zipfile
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from conftest import blobs, skip_unavailable, tolerance
 
 import scratchnet as sn
+from scratchnet import io as scratchnet_io
 from scratchnet.layers import Activation, BatchNorm, Dense, Dropout
 
 
@@ -307,3 +309,87 @@ def test_hostile_headers_and_training_state_are_value_errors(tmp_path):
     np.savez(bad, **members)
     with pytest.raises(ValueError, match="malformed training state"):
         sn.load(bad)
+
+
+# --------------------------------------------------------------------------------------------
+# permissions and what save refuses
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077, 0o002])
+def test_a_new_file_follows_the_umask(tmp_path, umask):
+    m = sn.Model(hidden=(3,), seed=0).build(2, 2)
+    old = os.umask(umask)
+    try:
+        m.save(tmp_path / "m.npz")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "m.npz").st_mode) == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o444, 0o664])
+def test_replacing_a_file_keeps_its_mode(tmp_path, mode):
+    m = sn.Model(hidden=(3,), seed=0).build(2, 2)
+    path = tmp_path / "m.npz"
+    m.save(path)
+    path.chmod(mode)
+    old = os.umask(0o000)  # the umask must not matter for a replaced file
+    try:
+        m.save(path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == mode
+    assert sn.load(path).built
+
+
+def test_save_names_the_true_cause(tmp_path, monkeypatch):
+    m = sn.Model(hidden=(3,), seed=0).build(2, 2)
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="cannot save to .*folder.npz.*: it is a folder"):
+        m.save(tmp_path / "folder.npz")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(scratchnet_io.os, "open", denied)
+    with pytest.raises(PermissionError, match="cannot save to .*m.npz.*: permission denied"):
+        m.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path):
+    X, y = blobs(20)
+    m = sn.Model(hidden=(3,), seed=0)
+    m.fit(X, y, epochs=1)
+    path = tmp_path / "m.npz"
+    m.save(path)
+    before = path.read_bytes()
+    n = 60_000  # epochs of history: a configuration over scratchnet.io.MAX_CONFIG_BYTES
+    m.history.epoch = list(range(n))
+    m.history.history = {k: list(np.linspace(0.1, 0.9, n)) for k in m.history.history}
+    with pytest.raises(ValueError, match="so load would refuse it"):
+        m.save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]  # no temporary left behind
+    deep = sn.Model(hidden=(1,) * 600, seed=0).build(2, 2)  # 1201 layers
+    with pytest.raises(ValueError, match="1201 layers; model files hold at most 1000"):
+        deep.save(tmp_path / "deep.npz")
+    assert deep.copy().built  # copies and pickles have no layer bound
+
+
+def test_the_largest_legal_files_load(tmp_path):
+    """At the bounds: 1000 layers with Adam state for every parameter, and 25,000 epochs of
+    history, load (and their loads stay within the documented memory allowance)."""
+    X, y = blobs(16)
+    for kwargs in ({"hidden": (1,) * 499}, {"hidden": (1,) * 333, "batch_norm": True}):
+        m = sn.Model(seed=0, **kwargs)
+        m.fit(X, y, epochs=1, optimizer="adam")
+        assert len(m.layers) in (999, 1000)
+        m.save(tmp_path / "deep.npz")
+        assert len(sn.load(tmp_path / "deep.npz").layers) == len(m.layers)
+    m = sn.Model(hidden=(4,), seed=0)
+    m.fit(X, y, epochs=1, validation_split=0.25)
+    n = 25_000
+    m.history.epoch = list(range(n))
+    m.history.history = {
+        k: list(np.random.default_rng(0).random(n)) for k in m.history.history
+    }  # fmt: skip
+    m.save(tmp_path / "long.npz")
+    assert sn.load(tmp_path / "long.npz").history.epoch[-1] == n - 1
