@@ -13,6 +13,9 @@ xavier_normal  B ~ N(0, 2 / (fan_in + fan_out))  (variance; see DESIGN.md errata
 xavier_uniform B ~ U(-sqrt(6 / (fan_in + fan_out)), +sqrt(6 / (fan_in + fan_out)))
 he_normal      B ~ N(0, 2 / fan_in)
 he_uniform     B ~ U(-sqrt(6 / fan_in), sqrt(6 / fan_in))
+sklearn_glorot B ~ U(-sqrt(f / (fan_in + fan_out)), +sqrt(f / (fan_in + fan_out))), f = 6 unless
+               given: scikit-learn's MLP initialisation, which takes f = 2 for the logistic
+               activation (f = 6 is xavier_uniform)
 ============== ===================================================================
 
 ``glorot_normal`` and ``glorot_uniform`` are aliases of the Xavier pair.
@@ -29,6 +32,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -188,6 +192,42 @@ class HeUniform(_VarianceScaling):
     distribution = "uniform"
 
 
+class SklearnGlorot(Initializer):
+    """U(-sqrt(factor / (fan_in + fan_out)), +sqrt(factor / (fan_in + fan_out))): scikit-learn's MLP
+    initialisation, ``factor=6`` (Glorot uniform) or ``factor=2`` for the logistic activation.
+
+    scikit-learn draws the biases from the same interval as their layer's weights; as a bias
+    initialiser this class sees only the bias's length n (fans (n, n)), so `MLPClassifier` and
+    `MLPRegressor` draw their default biases themselves.
+
+    >>> import numpy as np
+    >>> W = SklearnGlorot(factor=2.0)((30, 20), np.random.default_rng(0))
+    >>> bool(np.abs(W).max() <= np.sqrt(2.0 / 50))
+    True
+    """
+
+    name = "sklearn_glorot"
+
+    def __init__(self, factor: float = 6.0) -> None:
+        if isinstance(factor, bool) or not isinstance(factor, Real) or not 0 < factor < math.inf:
+            raise ValueError(f"factor must be a finite number > 0, got {factor!r}")
+        self.factor = float(factor)
+
+    def bound(self, fan_in: int, fan_out: int) -> float:
+        """Half-width of the interval for a layer of those fans."""
+        return math.sqrt(self.factor / (fan_in + fan_out))
+
+    def sample(self, shape, fan_in, fan_out, rng):
+        limit = self.bound(fan_in, fan_out)
+        return rng.uniform(-limit, limit, size=shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "factor": self.factor}
+
+    def __repr__(self) -> str:
+        return f"SklearnGlorot(factor={self.factor})"
+
+
 _CLASSES = {
     cls.name: cls
     for cls in (
@@ -201,6 +241,7 @@ _CLASSES = {
         XavierUniform,
         HeNormal,
         HeUniform,
+        SklearnGlorot,
     )
 }
 ALIASES = {"glorot_normal": "xavier_normal", "glorot_uniform": "xavier_uniform", "random": "normal"}

@@ -22,6 +22,7 @@ EXPECTED_VARIANCE = {
     "glorot_uniform": 2 / (FAN_IN + FAN_OUT),
     "he_normal": 2 / FAN_IN,
     "he_uniform": 2 / FAN_IN,
+    "sklearn_glorot": 2 / (FAN_IN + FAN_OUT),
     "normal": 0.05**2,
     "uniform": 0.05**2 / 3,
 }
@@ -29,6 +30,7 @@ UNIFORM_LIMIT = {
     "lecun_uniform": np.sqrt(3 / FAN_IN),
     "xavier_uniform": np.sqrt(6 / (FAN_IN + FAN_OUT)),
     "he_uniform": np.sqrt(6 / FAN_IN),
+    "sklearn_glorot": np.sqrt(6 / (FAN_IN + FAN_OUT)),
     "uniform": 0.05,
 }
 
@@ -47,6 +49,30 @@ def test_uniform_limits(name):
     limit = UNIFORM_LIMIT[name]
     assert W.min() >= -limit and W.max() <= limit
     assert W.max() > 0.99 * limit
+
+
+def test_sklearn_glorot_factor_sets_the_bound():
+    # scikit-learn's MLP: U(-sqrt(f / (fan_in + fan_out)), +...), f = 6, or 2 for "logistic"
+    from scratchnet.initializers import SklearnGlorot
+
+    init = get_initializer({"name": "sklearn_glorot", "factor": 2.0})
+    assert isinstance(init, SklearnGlorot) and init.get_config() == {
+        "name": "sklearn_glorot",
+        "factor": 2.0,
+    }
+    W = init(SHAPE, np.random.default_rng(2))
+    limit = np.sqrt(2 / (FAN_IN + FAN_OUT))
+    assert W.min() >= -limit and W.max() <= limit and W.max() > 0.99 * limit
+    assert W.var() == pytest.approx(limit**2 / 3, rel=0.02)
+    # the default factor draws exactly what xavier_uniform draws
+    np.testing.assert_array_equal(
+        get_initializer("sklearn_glorot")((3, 4), np.random.default_rng(5)),
+        get_initializer("xavier_uniform")((3, 4), np.random.default_rng(5)),
+    )
+    for bad in (0, -1.0, float("inf"), float("nan"), True, "6"):
+        with pytest.raises(ValueError, match="factor must be a finite number > 0"):
+            SklearnGlorot(bad)
+    assert "sklearn_glorot" in initializer_names()
 
 
 def test_zeros_and_constant():
@@ -117,7 +143,13 @@ def test_different_seeds_give_different_networks():
 def test_initialiser_configurations_round_trip():
     from scratchnet.initializers import initializer_config
 
-    for init in (Normal(std=2.0), Uniform(limit=0.3), Constant(1.5), get_initializer("he_normal")):
+    for init in (
+        Normal(std=2.0),
+        Uniform(limit=0.3),
+        Constant(1.5),
+        get_initializer("he_normal"),
+        get_initializer({"name": "sklearn_glorot", "factor": 2.0}),
+    ):
         again = get_initializer(initializer_config(init))
         assert type(again) is type(init) and repr(again) == repr(init)
         np.testing.assert_array_equal(

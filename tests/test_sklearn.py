@@ -20,6 +20,7 @@ from sklearn.datasets import (
     load_breast_cancer,
     load_digits,
     load_iris,
+    load_wine,
     make_multilabel_classification,
     make_regression,
 )
@@ -274,11 +275,11 @@ def test_stopping_rule_counts_epochs_without_tol_improvement(iris):
 def test_early_stopping_restores_the_best_epoch(iris):
     X, y = iris
     params = dict(early_stopping=True, validation_fraction=0.2, tol=1e3, n_iter_no_change=6)
-    clf = MLPClassifier((8,), learning_rate_init=0.01, random_state=0, **params).fit(X, y)
+    clf = MLPClassifier((8,), learning_rate_init=0.01, random_state=3, **params).fit(X, y)
     best = int(np.argmax(clf.validation_scores_))
     assert best < clf.n_iter_ - 1, "the test needs a best epoch before the last one"
     # the same run stopped right at the best epoch ends with the same weights
-    short = MLPClassifier((8,), learning_rate_init=0.01, random_state=0, max_iter=best + 1)
+    short = MLPClassifier((8,), learning_rate_init=0.01, random_state=3, max_iter=best + 1)
     short.set_params(**params).fit(X, y)
     np.testing.assert_array_equal(short.predict_proba(X), clf.predict_proba(X))
     assert short.best_validation_score_ == clf.best_validation_score_
@@ -393,6 +394,149 @@ def test_warm_start_continues_training(iris):
         clf.set_params(hidden_layer_sizes=(16,), dropout=0.5).partial_fit(X, y)
     clf.set_params(dropout=0.0, alpha=0.5).fit(X, y)  # the penalty may change between fits
     assert clf.model_.l2 == 0.5 and len(clf.loss_curve_) == 10
+
+
+# ------------------------------------------------------------------------------------------------
+# parity with scikit-learn's MLPClassifier: initial network, label dtypes, accuracy
+
+
+def _nearly_untrained(est, X, y):
+    """``est`` fitted for one epoch at a learning rate too small to move its initial weights."""
+    return est.set_params(max_iter=1, learning_rate_init=1e-12).fit(X, y)
+
+
+@pytest.mark.parametrize("activation", ["relu", "logistic", "tanh"])
+@pytest.mark.parametrize("hidden", [(7,), (5, 3), ()])
+def test_default_init_is_scikit_learns_initial_network(iris, activation, hidden):
+    # init=None draws scikit-learn's Glorot-uniform weights *and* biases (bound sqrt(2/(in+out))
+    # for the logistic activation, sqrt(6/(in+out)) otherwise) in scikit-learn's order
+    X, y = iris
+    theirs = _nearly_untrained(
+        neural_network.MLPClassifier(hidden, activation, random_state=7), X, y
+    )
+    ours = _nearly_untrained(MLPClassifier(hidden, activation, random_state=7), X, y)
+    for a, b in zip(
+        [*ours.coefs_, *ours.intercepts_], [*theirs.coefs_, *theirs.intercepts_], strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    factor = 2.0 if activation == "logistic" else 6.0
+    assert ours.model_.get_config()["init"] == {"name": "sklearn_glorot", "factor": factor}
+    fan_in, fan_out = ours.coefs_[0].shape
+    bound = np.sqrt(factor / (fan_in + fan_out))
+    assert np.abs(ours.intercepts_[0]).max() <= bound and np.abs(ours.intercepts_[0]).max() > 0
+
+
+def test_regressor_default_init_is_scikit_learns_initial_network():
+    X, y = _smooth_regression(60)
+    theirs = _nearly_untrained(
+        neural_network.MLPRegressor(hidden_layer_sizes=(8, 4), random_state=5), X, y
+    )
+    ours = _nearly_untrained(MLPRegressor((8, 4), random_state=5), X, y)
+    for a, b in zip(
+        [*ours.coefs_, *ours.intercepts_], [*theirs.coefs_, *theirs.intercepts_], strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+
+
+def test_default_init_with_batch_norm_keeps_scikit_learns_draws(iris):
+    # hidden Dense layers have no biases under batch norm, but their draws are still consumed,
+    # so every weight matrix (and the output biases) is scikit-learn's
+    X, y = iris
+    theirs = _nearly_untrained(neural_network.MLPClassifier((6, 5), random_state=1), X, y)
+    ours = _nearly_untrained(MLPClassifier((6, 5), batch_norm=True, random_state=1), X, y)
+    params = sn.to_numpy(ours.model_.parameters())
+    for i, coef in enumerate(theirs.coefs_, start=1):
+        np.testing.assert_allclose(params[f"dense{i}.B"], coef, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(params["dense3.c"], theirs.intercepts_[-1], rtol=0, atol=1e-9)
+
+
+def test_other_initialisers_stay_available(iris):
+    X, y = iris
+    # "auto" is scratchnet's Model default: chosen per layer by activation, biases at zero
+    auto = _nearly_untrained(MLPClassifier((6,), "tanh", init="auto", random_state=2), X, y)
+    reference = sn.Model(hidden=(6,), activation="tanh", dtype="float64", seed=2).build(4, 3)
+    for name, value in sn.to_numpy(reference.parameters()).items():
+        np.testing.assert_allclose(sn.to_numpy(auto.model_.parameters())[name], value, atol=1e-9)
+    assert [d.init for d in auto.model_.layers if d.kind == "dense"] == ["xavier_uniform"] * 2
+    for init in ("he_normal", "he_uniform", "xavier_uniform", "lecun_normal"):
+        clf = _nearly_untrained(MLPClassifier((6,), init=init, random_state=2), X, y)
+        assert clf.model_.init == init
+        assert np.abs(clf.intercepts_[0]).max() < 1e-9  # biases start at zero
+    he = _nearly_untrained(MLPClassifier((300,), init="he_normal", random_state=2), X, y)
+    assert he.coefs_[0].std() == pytest.approx(np.sqrt(2 / 4), rel=0.1)
+    with pytest.raises(ValueError, match="unknown initializer 'kaiming'"):
+        MLPClassifier(init="kaiming").fit(X, y)
+
+
+_BASE = np.arange(48) % 3
+_LABELS = {
+    "int64": _BASE.astype(np.int64),
+    "int32": _BASE.astype(np.int32),
+    "uint8": _BASE.astype(np.uint8),
+    "float64": _BASE.astype(np.float64),
+    "float32": _BASE.astype(np.float32),
+    "str": np.array(["ant", "bee", "cat"])[_BASE],
+    "object": np.array(["ant", "bee", "cat"], dtype=object)[_BASE],
+    "list of str": np.array(["ant", "bee", "cat"])[_BASE].tolist(),
+    "binary str": np.array(["no", "yes"])[_BASE % 2],
+    "binary object": np.array(["no", "yes"], dtype=object)[_BASE % 2],
+    "bool": (_BASE % 2).astype(bool),
+    "multilabel": np.stack([_BASE == 0, _BASE == 1], axis=1).astype(int),
+}
+
+
+def _fit_labels(cls, X, y, entry):
+    est = cls((4,), max_iter=3, random_state=0)
+    if entry == "fit":
+        return est.fit(X, y)
+    if entry == "partial_fit":  # classes with y's own dtype
+        classes = [0, 1] if np.ndim(y) == 2 else np.unique(np.asarray(y))
+    else:  # "partial_fit, list": Python scalars, whose dtype scikit-learn then follows
+        classes = [0, 1] if np.ndim(y) == 2 else np.unique(np.asarray(y)).tolist()
+    return est.partial_fit(X, y, classes=classes)
+
+
+@pytest.mark.parametrize("entry", ["fit", "partial_fit", "partial_fit, list"])
+@pytest.mark.parametrize("kind", list(_LABELS))
+def test_label_dtypes_follow_scikit_learn(kind, entry):
+    X = np.random.default_rng(0).normal(size=(48, 3))
+    y = _LABELS[kind]
+    theirs = _fit_labels(neural_network.MLPClassifier, X, y, entry)
+    ours = _fit_labels(MLPClassifier, X, y, entry)
+    assert ours.classes_.dtype == theirs.classes_.dtype
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    pred = ours.predict(X)
+    assert pred.dtype == theirs.predict(X).dtype and pred.shape == np.shape(y)
+    if entry == "partial_fit":  # fit and partial_fit(classes=...) agree
+        fitted = _fit_labels(MLPClassifier, X, y, "fit")
+        assert ours.classes_.dtype == fitted.classes_.dtype
+        assert pred.dtype == fitted.predict(X).dtype
+
+
+def test_accuracy_is_within_a_point_and_a_half_of_scikit_learn():
+    # both estimators with their defaults on scikit-learn's real data sets, stratified 75/25
+    # splits, mean over 2 seeds; benchmarks/sklearn_parity.py makes the full table (MNIST too)
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    sets = {
+        "iris": load_iris(return_X_y=True),
+        "wine": load_wine(return_X_y=True),
+        "breast cancer": load_breast_cancer(return_X_y=True),
+        "digits": load_digits(return_X_y=True),
+    }
+    gaps = {}
+    with threadpoolctl.threadpool_limits(1):  # small products: one BLAS thread is fastest
+        for name, (X, y) in sets.items():
+            scores = {"sklearn": [], "scratchnet": []}
+            for seed in (0, 1):
+                Xtr, Xte, ytr, yte = _split(X, y, seed=seed)
+                for label, cls in (
+                    ("sklearn", neural_network.MLPClassifier),
+                    ("scratchnet", MLPClassifier),
+                ):
+                    est = cls(random_state=seed).fit(Xtr, ytr)
+                    scores[label].append(np.mean(est.predict(Xte) == yte))
+            gaps[name] = 100 * (np.mean(scores["scratchnet"]) - np.mean(scores["sklearn"]))
+    assert all(abs(gap) <= 1.5 for gap in gaps.values()), gaps
 
 
 # ------------------------------------------------------------------------------------------------

@@ -4,17 +4,18 @@ They take scikit-learn's ``sklearn.neural_network`` parameters with the same nam
 (``hidden_layer_sizes``, ``solver``, ``alpha``, ``learning_rate``, ``tol``, ``n_iter_no_change``,
 ``early_stopping``, ``warm_start``, ...), set the same fitted attributes (``coefs_``,
 ``loss_curve_``, ``n_iter_``, ``best_loss_``, ...) and stop by the same rule, so they drop into
-`Pipeline`, `GridSearchCV` and `clone`. On top of that they offer what scikit-learn's MLP lacks:
-``dropout``, ``batch_norm``, one activation per hidden layer, any scratchnet activation and
-initialiser, ``class_weight``, and a ``backend`` argument that trains on NumPy, CuPy (GPU),
-PyTorch, JAX or array-api-strict. Predictions always come back as host NumPy arrays.
+`Pipeline`, `GridSearchCV` and `clone`. By default they start from scikit-learn's initial
+network (Glorot uniform weights and biases, the very same draws for an int ``random_state``), and
+``classes_`` and ``predict`` give labels of scikit-learn's dtypes. On top of that they offer what
+scikit-learn's MLP lacks: ``dropout``, ``batch_norm``, one activation per hidden layer, any
+scratchnet activation and initialiser (``init="he_normal"``, ...), ``class_weight``, and a
+``backend`` argument that trains on NumPy, CuPy (GPU), PyTorch, JAX or array-api-strict.
+Predictions always come back as host NumPy arrays.
 
 Choices that differ from scikit-learn's MLP, all deliberate:
 
 - ``solver`` is ``"adam"`` or ``"sgd"``; there is no L-BFGS, and ``partial_fit`` always exists.
 - Sparse input is refused with a message (densify with ``X.toarray()``).
-- ``init=None`` picks the initialiser by activation (He for the relu family, Xavier for tanh and
-  logistic), where scikit-learn always uses Glorot uniform.
 - ``dtype="float64"`` by default, so that results match scikit-learn's numerics on float64 data and
   predictions on a subset of rows equal the same rows of a full prediction. Pass
   ``dtype="float32"`` for speed on a GPU (JAX needs it unless ``JAX_ENABLE_X64=1``).

@@ -21,12 +21,12 @@ from ..activations import activation_names, get_activation
 from ..backends import to_device, to_numpy
 from ..backends.registry import BACKEND_NAMES
 from ..data import split_indices
-from ..initializers import get_initializer
+from ..initializers import SklearnGlorot, get_initializer
 from ..model import Model
 from ..optimizers import SGD, Adam, Optimizer
 from ..schedules import AdaptiveRate, Constant, InverseScaling, Schedule
 from .inputs import InputChecks, take_rows
-from .layout import inference_parameters
+from .layout import draw_sklearn_initial_parameters, inference_parameters
 from .stopping import NoImprovementStopping
 
 #: scikit-learn's floor of the "adaptive" learning rate: below it the stopping rule ends training
@@ -188,9 +188,15 @@ class _BaseMLP(InputChecks, BaseEstimator, ABC):
                 )
         for rate in rates:
             check.check_float(rate, "dropout", 0.0, 1.0, high_open=True)
-        if isinstance(self.init, str):
+        if isinstance(self.init, str) and self.init != "auto":
             get_initializer(self.init)
         return hidden, acts, rates
+
+    def _glorot_factor(self, acts: tuple[str, ...]) -> float:
+        """scikit-learn's factor of its Glorot bound: 2 for the logistic activation, else 6."""
+        names = [self.activation] if isinstance(self.activation, str) else list(acts)
+        logistic = bool(names) and all(get_activation(n).name == "sigmoid" for n in names)
+        return 2.0 if logistic else 6.0
 
     def _seed(self) -> int | None:
         """An int seed for `Model` from ``random_state`` (None draws a fresh one)."""
@@ -349,12 +355,21 @@ class _BaseMLP(InputChecks, BaseEstimator, ABC):
         n_features: int,
         n_outputs: int,
     ) -> None:
-        """A fresh network and fresh counters (first fit, or a fit without warm start)."""
+        """A fresh network and fresh counters (first fit, or a fit without warm start).
+
+        ``init=None`` gives scikit-learn's initial network (`draw_sklearn_initial_parameters`),
+        ``"auto"`` the `Model`'s choice by activation, anything else the Model's ``init``."""
+        seed = self._seed()
+        factor = self._glorot_factor(acts)
+        if self.init is None:
+            init = SklearnGlorot(factor)  # what the model records; the draws are scikit-learn's
+        else:
+            init = None if self.init == "auto" else self.init
         self.model_ = Model(
             hidden=hidden,
             activation=acts,
             output=self._head,
-            init=self.init,
+            init=init,
             l2=float(self.alpha),
             dropout=rates,
             batch_norm=bool(self.batch_norm),
@@ -362,8 +377,10 @@ class _BaseMLP(InputChecks, BaseEstimator, ABC):
             backend=self.backend,
             device=self.device,
             dtype=self.dtype,
-            seed=self._seed(),
+            seed=seed,
         ).build(n_features, n_outputs)
+        if self.init is None:
+            draw_sklearn_initial_parameters(self.model_, factor, seed)
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(hidden) + 2
         self.n_iter_ = 0

@@ -8,10 +8,9 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 
 from ..backends import to_numpy
-from ..data import encode_labels
 from .base import _BaseMLP
 from .docstrings import fill_docstring
 
@@ -22,7 +21,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Two classes use one sigmoid output (``out_activation_ == "logistic"``), more classes a softmax
     output, and a 2-D 0/1 indicator ``y`` (multi-label) one sigmoid output per label. Labels may be
-    any sortable values (strings, ints, ...).
+    any sortable values (strings, ints, bools, ...); ``classes_`` holds them sorted, with
+    scikit-learn's dtype (`sklearn.utils.multiclass.unique_labels` of ``y``, or of ``classes`` in
+    `partial_fit`: strings in an object array become a str array), and `predict` returns labels of
+    that dtype.
 
     Parameters
     ----------
@@ -184,12 +186,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     f"np.arange({y.shape[1]}), got {classes!r}"
                 )
         elif incremental:
-            labels = np.unique(np.asarray(classes))
+            labels = unique_labels(classes)
             unknown = np.setdiff1d(np.unique(y), labels)
             if unknown.size:
                 raise ValueError(f"y has labels {unknown.tolist()} that are not in classes")
         else:
-            labels = encode_labels(y)[1]
+            labels = unique_labels(y)
         if labels.shape[0] < 2:
             raise ValueError(
                 "MLPClassifier needs samples of at least 2 classes, but y has only 1 class: "

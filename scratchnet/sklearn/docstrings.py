@@ -52,9 +52,16 @@ COMMON_PARAMS_DOC = """
         Drop rate after each hidden activation (one for all layers or one per hidden layer).
     batch_norm : bool, default=False
         Batch normalisation between each hidden linear map and its activation.
-    init : str or callable, optional
-        Weight initialiser (``"he_uniform"``, ``"xavier_normal"``, ... or ``(shape, rng) ->
-        ndarray``); None picks one per layer by its activation.
+    init : None, "auto", str or callable, default=None
+        None is scikit-learn's initialisation: every weight and bias drawn from U(-b, b) with
+        b = sqrt(6 / (fan_in + fan_out)), or sqrt(2 / (fan_in + fan_out)) when ``activation`` is
+        ``"logistic"``, in scikit-learn's order, so that an int ``random_state`` starts from the
+        same network as scikit-learn's estimator (initialiser ``"sklearn_glorot"``).
+        ``"auto"`` picks one per layer by its activation (He uniform for the relu family, Xavier
+        for tanh and logistic, LeCun for selu), as `scratchnet.Model` does. Any other
+        initialiser name (``"he_normal"``, ``"he_uniform"``, ``"xavier_uniform"``,
+        ``"lecun_normal"``, ...) or a callable ``(shape, rng) -> ndarray`` draws the weights of
+        every layer. With ``"auto"``, a name or a callable the biases start at zero.
     backend : {"numpy", "cupy", "torch", "jax", "array_api_strict", "auto"}, default="numpy"
         Array library that trains the network; ``"auto"`` is CuPy when a GPU is usable.
     device : optional
