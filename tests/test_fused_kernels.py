@@ -108,3 +108,22 @@ def test_torch_in_place_kernels_equal_the_portable_ones(name):
         portable, _ = _run(PortableKernels(be.xp), name, "norm", dtype, to=to)
         rtol = 1e-5 if dtype == "float32" else 1e-12
         np.testing.assert_allclose(fast, portable, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("clip", sorted(CLIPS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_cupy_elementwise_kernels_equal_the_ufunc_kernels_bit_for_bit(name, dtype, clip):
+    skip_unavailable("cupy")
+    import cupy
+
+    from scratchnet.backends.cupy_kernels import CupyFusedKernels
+
+    be = sn.get_backend("cupy")
+    assert isinstance(be.kernels, CupyFusedKernels)
+    fused, fused_state = _run(be.kernels, name, clip, dtype, to=be.asarray)
+    plain, plain_state = _run(UfuncKernels(be.xp, cupy), name, clip, dtype, to=be.asarray)
+    np.testing.assert_array_equal(fused, plain)
+    for slot in plain_state:
+        np.testing.assert_array_equal(fused_state[slot], plain_state[slot])

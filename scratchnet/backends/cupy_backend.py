@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from .base import Backend, BackendStatus, DeviceRNG
+from .cupy_kernels import CupyFusedKernels
 from .devices import parse_device
-from .inplace import UfuncKernels
 
 INSTALL_HINT = "pip install 'scratchnet[cuda12]' (CUDA 12) or 'scratchnet[cuda13]' (CUDA 13)"
 
@@ -135,7 +135,7 @@ class CupyBackend(Backend):
         cupy, index = resolve_device(device)
         xp = cupy_namespace()
         self._cupy = cupy
-        super().__init__(xp, cupy.cuda.Device(index), kernels=UfuncKernels(xp, cupy))
+        super().__init__(xp, cupy.cuda.Device(index), kernels=CupyFusedKernels(xp, cupy))
 
     def is_native(self, x: Any) -> bool:
         return isinstance(x, self._cupy.ndarray)
