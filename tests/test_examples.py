@@ -28,6 +28,8 @@ def _run(script: str, tmp_path: Path, *extra: str) -> str:
 
 @pytest.mark.parametrize("script", EXAMPLES)
 def test_example_runs_in_quick_mode(script, tmp_path):
+    if script == "dask_model_search.py":  # starts a LocalCluster of 2 worker processes
+        pytest.importorskip("distributed", reason="needs dask[distributed]")
     out = _run(script, tmp_path)
     assert out.strip(), f"{script} printed nothing"
 
