@@ -2,7 +2,10 @@
 
 `UfuncKernels` needs up to thirteen passes over the flat parameter buffer for one Adam step, one
 per ufunc. Here each optimiser is one loop over the buffer that reads p, g and the state once and
-writes them once, split over the CPU cores (``numba.prange``). The arithmetic is the ufunc path's,
+writes them once. The loops run on one thread: splitting them over the cores with ``numba.prange``
+was measured slower in training (Numba's thread pool and OpenBLAS's threads then compete for the
+same cores between the matrix products; on the MNIST-shaped epoch the parallel variant made the
+products three times slower), and one fused pass is already memory-bound. The arithmetic is the ufunc path's,
 operation by operation and in the array's dtype (every scalar is cast to that dtype first, as NumPy
 does with a Python float), so both paths give the same bits; ``tests/test_fused_kernels.py`` checks
 each optimiser and dtype against the portable kernels.
@@ -44,27 +47,20 @@ def _compile() -> dict[str, Any]:
         return _COMPILED
     import numba
 
-    loops = {}
-    # the serial loops iterate with range, the parallel ones with prange: their closures differ,
-    # so Numba's on-disk cache keeps the two variants apart
-    for parallel, loop_range in ((False, range), (True, numba.prange)):
-        jit = numba.njit(parallel=parallel, fastmath=False, cache=True, nogil=True)
-        for name, loop in _loop_sources(loop_range).items():
-            loops[(name, parallel)] = jit(loop)
-    _COMPILED = loops
+    jit = numba.njit(fastmath=False, cache=True, nogil=True)
+    _COMPILED = {name: jit(loop) for name, loop in _loop_sources().items()}
     return _COMPILED
 
 
-def _loop_sources(prange: Any) -> dict[str, Any]:
-    """The plain-Python loops that Numba compiles, iterating with ``prange`` (range or
-    numba.prange)."""
+def _loop_sources() -> dict[str, Any]:
+    """The plain-Python loops that Numba compiles."""
 
     def sgd(p, g, lr):  # p <- p - lr g
-        for i in prange(p.shape[0]):
+        for i in range(p.shape[0]):
             p[i] = p[i] - g[i] * lr
 
     def momentum(p, g, v, lr, mu, nesterov):  # v <- mu v - lr g; p <- p + v (or + mu v - lr g)
-        for i in prange(p.shape[0]):
+        for i in range(p.shape[0]):
             vi = v[i] * mu - g[i] * lr
             v[i] = vi
             if nesterov:
@@ -73,19 +69,19 @@ def _loop_sources(prange: Any) -> dict[str, Any]:
                 p[i] = p[i] + vi
 
     def adagrad(p, g, s, lr, eps):  # s <- s + g^2; p <- p - lr g / (sqrt(s) + eps)
-        for i in prange(p.shape[0]):
+        for i in range(p.shape[0]):
             si = s[i] + g[i] * g[i]
             s[i] = si
             p[i] = p[i] - (g[i] / (np.sqrt(si) + eps)) * lr
 
     def rmsprop(p, g, s, lr, rho, one_minus_rho, eps):
-        for i in prange(p.shape[0]):  # s <- rho s + (1 - rho) g^2; p <- p - lr g / (sqrt(s) + eps)
+        for i in range(p.shape[0]):  # s <- rho s + (1 - rho) g^2; p <- p - lr g / (sqrt(s) + eps)
             si = s[i] * rho + (g[i] * g[i]) * one_minus_rho
             s[i] = si
             p[i] = p[i] - (g[i] / (np.sqrt(si) + eps)) * lr
 
     def adam(p, g, m, v, step, b1, one_minus_b1, b2, one_minus_b2, inv_sqrt_c2, eps):
-        for i in prange(p.shape[0]):  # step = lr / c1
+        for i in range(p.shape[0]):  # step = lr / c1
             gi = g[i]
             mi = m[i] * b1 + gi * one_minus_b1
             vi = v[i] * b2 + (gi * gi) * one_minus_b2
@@ -94,7 +90,7 @@ def _loop_sources(prange: Any) -> dict[str, Any]:
             p[i] = p[i] - (mi / ((np.sqrt(vi) * inv_sqrt_c2) + eps)) * step
 
     def scale(p, factor):  # p <- factor p (AdamW's decay, in place)
-        for i in prange(p.shape[0]):
+        for i in range(p.shape[0]):
             p[i] = p[i] * factor
 
     return {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop,
@@ -102,7 +98,7 @@ def _loop_sources(prange: Any) -> dict[str, Any]:
 
 
 class NumbaKernels(UfuncKernels):
-    """`UfuncKernels` whose optimiser updates are single fused, parallel loops.
+    """`UfuncKernels` whose optimiser updates are single fused loops (one pass per step).
 
     Falls back to the ufunc methods for arrays a loop cannot take (not C-contiguous, or not
     float32/float64). Parameters as for `UfuncKernels`.
@@ -110,16 +106,12 @@ class NumbaKernels(UfuncKernels):
 
     name = "numba"
 
-    #: buffers of at least this many elements are split over the cores; below it, waking the
-    #: thread pool costs more than the loop (measured: 2,600 parameters, 1.5 ms parallel)
-    parallel_threshold = 1 << 16
-
     def __init__(self, xp: Any, ufuncs: Any) -> None:
         super().__init__(xp, ufuncs)
         self._compiled = _compile()
 
     def _loop(self, name: str, size: int) -> Any:
-        return self._compiled[(name, size >= self.parallel_threshold)]
+        return self._compiled[name]
 
     @staticmethod
     def _flat(*arrays: Any) -> tuple | None:

@@ -55,7 +55,7 @@ class NumpyRNG(DeviceRNG):
 class NumpyBackend(Backend):
     """NumPy arrays through ``array_api_compat.numpy``; optimiser updates run in place.
 
-    The kernels are `NumbaKernels` (one fused parallel loop per optimiser step) where Numba is
+    The kernels are `NumbaKernels` (one fused loop per optimiser step) where Numba is
     installed (``pip install 'scratchnet[fast]'``) and ``SCRATCHNET_NUMBA`` is not ``"0"``, else
     `UfuncKernels`; both give the same bits.
     """
