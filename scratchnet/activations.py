@@ -247,7 +247,14 @@ def get_activation(name: str | ActivationFunction) -> ActivationFunction:
         raise TypeError(f"activation must be a name (str), got {type(name).__name__}")
     key = ALIASES.get(name, name)
     if key not in _REGISTRY:
+        head = ""
+        if name.lower().replace("_", "") in ("softmax", "logsoftmax"):
+            head = (
+                ": softmax is not a hidden activation but the output head, and the model adds "
+                "the output layer itself (sized from y): use Model(output='softmax') (the "
+                "default) and end the hidden stack with a hidden activation such as 'relu'"
+            )
         raise ValueError(
-            f"unknown activation {name!r}; valid names are {', '.join(activation_names())}"
+            f"unknown activation {name!r}{head}; valid names are {', '.join(activation_names())}"
         )
     return _REGISTRY[key]

@@ -42,6 +42,50 @@ def per_layer(value: Any, n: int, name: str, kinds: Any) -> tuple:
     return tuple(value)
 
 
+def custom_stack(layers: Any, advise: bool = True) -> list[Layer] | None:
+    """Copies of a custom hidden stack (``Model(layers=...)``), or None for none.
+
+    With ``advise``, habits from Keras and PyTorch that the model would silently turn into
+    something else get a `UserWarning`: the model adds the output layer itself, so a stack that
+    ends in a Dense layer, or narrows to a 1-unit Dense layer and a sigmoid (or ends in a
+    registered softmax), would gain a second output layer on top.
+    """
+    if layers is None:
+        return None
+    if isinstance(layers, Layer) or not all(isinstance(x, Layer) for x in layers):
+        raise TypeError("layers must be a sequence of scratchnet.layers.Layer objects")
+    stack = [copy.deepcopy(x) for x in layers]
+    if advise and stack:
+        advice = _output_layer_advice(stack)
+        if advice is not None:
+            check.warn_user(advice)
+    return stack
+
+
+def _output_layer_advice(stack: list[Layer]) -> str | None:
+    last = stack[-1]
+    dense = [x for x in stack if isinstance(x, Dense)]
+    after = (
+        "the model adds the output layer (Dense, sized from y) and the output head itself: "
+        "leave it out of layers= and choose the head with Model(output='softmax'), 'sigmoid' "
+        "or 'identity'"
+    )
+    if isinstance(last, Dense):
+        return (
+            f"layers= ends with Dense({last.units}), so it becomes a hidden linear layer right "
+            f"before the output layer (two linear maps in a row); {after}"
+        )
+    if isinstance(last, Activation) and last.fn.name in ("sigmoid", "softmax"):
+        narrowing = len(dense) > 1 and dense[-1].units == 1 < max(x.units for x in dense)
+        if last.fn.name == "softmax" or narrowing:  # a chain of width 1 is no output layer
+            width = f"Dense({dense[-1].units}), " if dense else ""
+            return (
+                f"layers= ends with {width}Activation({last.fn.name!r}) like an output layer, "
+                f"but it becomes a hidden layer; {after}"
+            )
+    return None
+
+
 def hidden_stack(
     hidden: Sequence[int], activation: Sequence[str], dropout: Sequence[float], batch_norm: bool
 ) -> list[Layer]:

@@ -119,7 +119,13 @@ class SigmoidHead(Head):
             raise ValueError(f"sigmoid targets must have shape (n,) or (n, k), got {y.shape}")
         if not np.isin(Y, (0, 1)).all():
             bad = np.unique(Y[~np.isin(Y, (0, 1))])[:5]
-            raise ValueError(f"sigmoid targets must be 0 or 1, found {bad.tolist()}")
+            hint = ""
+            if Y.shape[1] == 1 and (bad == np.round(bad)).all() and (bad > 1).all():
+                hint = (
+                    "; these look like class indices 0..K-1: use output='softmax' (the default) "
+                    "with y of shape (n,)"
+                )
+            raise ValueError(f"sigmoid targets must be 0 or 1, found {bad.tolist()}{hint}")
         if n_outputs is not None and Y.shape[1] != n_outputs:
             raise ValueError(
                 f"the model has {n_outputs} sigmoid outputs, targets have {Y.shape[1]}"

@@ -14,8 +14,8 @@ All parameters live in one flat buffer (`scratchnet.params`); ``model.parameter_
 
 from __future__ import annotations
 
-import copy
 import functools
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,18 +23,20 @@ import numpy as np
 
 from . import validation as check
 from .activations import get_activation
-from .architecture import complete_stack, hidden_stack, int_tuple, per_layer
+from .architecture import complete_stack, custom_stack, hidden_stack, int_tuple, per_layer
 from .backends import Backend, get_backend
+from .callbacks import Callback, History
 from .evaluation import evaluate_arrays
 from .heads import Head, get_head
 from .initializers import get_initializer, initializer_config
 from .layers import BuildContext, Dense, Layer
 from .moving import move_model
+from .optimizers import lr_conflict
 from .params import ParameterLayout, ParameterStore
 from .per_sample import output_gradients
 from .regularization import add_l2_gradients
 from .saving import SavingMixin
-from .summary import summarize
+from .summary import summarize, summarize_html, unbuilt_html
 from .targets import loss_scale, prepare_targets
 from .training import fit
 
@@ -118,7 +120,9 @@ class Model(SavingMixin):
         device: Any = None,
         dtype: str = "float32",
         seed: int | None = None,
+        **unexpected: Any,
     ) -> None:
+        check.refuse_unexpected("Model()", unexpected, _MODEL_KEYWORDS, check.MODEL_ADVICE)
         self.hidden = int_tuple(hidden)
         self.activation = per_layer(activation, len(self.hidden), "activation", str)
         for name in self.activation:
@@ -127,11 +131,8 @@ class Model(SavingMixin):
             check.check_float(r, "dropout", 0.0, 1.0, high_open=True)
             for r in per_layer(dropout, len(self.hidden), "dropout", (int, float))
         )
-        if layers is not None:
-            if isinstance(layers, Layer) or not all(isinstance(x, Layer) for x in layers):
-                raise TypeError("layers must be a sequence of scratchnet.layers.Layer objects")
         #: copies of the user's hidden layers (None: built from hidden/activation/dropout/...)
-        self.custom_layers = None if layers is None else [copy.deepcopy(x) for x in layers]
+        self.custom_layers = custom_stack(layers)
         self._saved_stack: list[Layer] | None = None  # a loaded model's layers, output included
         self.head = get_head(output)
         self.init = init
@@ -497,18 +498,100 @@ class Model(SavingMixin):
         return output_gradients(self, Xd, output)
 
     @_on_device
-    def fit(self, X: Any, y: Any, **kwargs: Any):
-        """Train with mini-batch gradient methods; see `scratchnet.training.fit` for arguments.
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        epochs: int = 10,
+        batch_size: int | None = 32,
+        optimizer: Any = None,
+        lr: Any = None,
+        validation_data: tuple | None = None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        class_weight: dict | str | None = None,
+        sample_weight: Any = None,
+        callbacks: list[Callback] | None = None,
+        augment: Any = None,
+        verbose: int = 0,
+        distributed: Any = None,
+        **unexpected: Any,
+    ) -> History:
+        """Train with mini-batch gradient methods (`scratchnet.training.fit`).
 
-        Every argument and array is checked before the model is built or touched, and a fit that
-        raises leaves the model as it found it (parameters, optimiser state, counters, history,
-        generators, built shape).
+        Parameters
+        ----------
+        X : array of shape (n, n_features)
+            NumPy array or an array of the model's backend.
+        y : array of shape (n,) or (n, k)
+            Class indices 0..K-1 or one-hot rows (softmax), 0/1 (sigmoid), values (identity).
+        epochs : int
+            Passes over the training data (later fits continue the count).
+        batch_size : int or None
+            None: full-batch gradient descent; 1: SGD; k: mini-batches of k rows.
+        optimizer : str or Optimizer, optional
+            ``"adam"``, ``"sgd"``, ``"momentum"``, ... or an `Optimizer`. Default: keep the
+            optimiser (and its state) of an earlier fit, else Adam. A name, or an instance other
+            than ``model.optimizer``, starts from zero optimiser state.
+        lr : float or Schedule, optional
+            Learning rate (or a schedule from `scratchnet.schedules`). With an optimiser
+            instance, ``lr`` wins over the instance's own rate (a `UserWarning` says so when
+            they differ).
+        validation_data : (X_val, y_val) or (X_val, y_val, w_val), optional
+        validation_split : float
+            Share of (X, y) held out for validation (stratified for classifiers); ignored when
+            ``validation_data`` is given.
+        shuffle : bool
+            Reshuffle the rows every epoch (from the model's seed).
+        class_weight : dict or "balanced", optional
+            Weight per class index.
+        sample_weight : array of shape (n,), optional
+        callbacks : list of Callback, optional
+            E.g. ``[EarlyStopping(patience=5)]``.
+        augment : callable, optional
+            ``augment(X_batch, rng) -> X_batch`` on each training batch (`scratchnet.augment`).
+        verbose : {0, 1, 2}
+            0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+        distributed : scratchnet.distributed.MPI, optional
+            Data-parallel training over MPI ranks (`scratchnet.distributed`).
 
         Returns
         -------
         History
+            Per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A bad argument or bad data (other libraries' names, such as ``learning_rate=`` or
+            ``nb_epoch=``, are answered with scratchnet's). Every argument and array is checked
+            before the model is built or touched, and a fit that raises leaves the model as it
+            found it (parameters, optimiser state, counters, history, generators, built shape).
+
+        Warns
+        -----
+        UserWarning
+            ``optimizer=`` an instance with another rate than ``lr``; class indices with gaps
+            ({0, 10, ..., 90}) that would size an unbuilt softmax head.
+        TrainingDivergedWarning
+            The loss or the parameters turned NaN/inf, or the loss exploded: training stops.
         """
-        return fit(self, X, y, **kwargs)
+        check.refuse_unexpected("fit()", unexpected, _FIT_KEYWORDS, check.FIT_ADVICE)
+        conflict = lr_conflict(optimizer, lr)
+        if conflict is not None:
+            check.warn_user(conflict)
+        extra = {} if distributed is None else {"distributed": distributed}
+        return fit(
+            self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+            validation_data=validation_data, validation_split=validation_split, shuffle=shuffle,
+            class_weight=class_weight, sample_weight=sample_weight, callbacks=callbacks,
+            augment=augment, verbose=verbose, **extra,
+        )  # fmt: skip
+
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """There is no compile step: a `TypeError` says where each of Keras' arguments goes."""
+        raise TypeError(check.compile_advice(kwargs.get("optimizer", args[0] if args else None)))
 
     # ------------------------------------------------------------------------------------------
     # devices
@@ -552,21 +635,38 @@ class Model(SavingMixin):
         device: Any = None, dtype: str | None = None,
     ) -> Model:  # fmt: skip
         """An unbuilt model from `get_config` output (and the custom hidden ``layers``, if any)."""
-        return cls(
+        model = cls(
             hidden=config["hidden"], activation=config["activation"], output=config["output"],
-            layers=layers if config.get("custom_layers") else None, init=config.get("init"),
-            l2=config["l2"], dropout=config["dropout"], batch_norm=config["batch_norm"],
-            reduction=config["reduction"], backend=backend or "numpy", device=device,
-            dtype=dtype or config["dtype"], seed=config["seed"],
+            init=config.get("init"), l2=config["l2"], dropout=config["dropout"],
+            batch_norm=config["batch_norm"], reduction=config["reduction"],
+            backend=backend or "numpy", device=device, dtype=dtype or config["dtype"],
+            seed=config["seed"],
         )  # fmt: skip
+        if config.get("custom_layers"):  # checked, without the advice given at construction
+            model.custom_layers = custom_stack(layers, advise=False)
+        return model
 
-    def summary(self, print_fn: Any = print) -> str:
-        """Print (and return) a table of layers, output shapes and parameter counts."""
+    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str | None:
+        """Print a table of layers, output shapes and parameter counts; return None.
+
+        ``print_fn`` receives the table as one string (default `print`); ``print_fn=None``
+        returns the string instead of printing it (so a REPL shows the table once).
+        """
         self._require_built()
         text = summarize(self)
-        if print_fn is not None:
-            print_fn(text)
-        return text
+        if print_fn is None:
+            return text
+        print_fn(text)
+        return None
+
+    def summary_html(self) -> str:
+        """The `summary` table as an HTML ``<table>`` (Jupyter shows a built model as this)."""
+        self._require_built()
+        return summarize_html(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the summary table once built, the short repr before."""
+        return self.summary_html() if self.built else unbuilt_html(repr(self))
 
     def __repr__(self) -> str:
         if self.custom_layers is not None:
@@ -583,3 +683,7 @@ class Model(SavingMixin):
 
 #: ``sn.load(path, backend=None, device=None, dtype=None)``: see `SavingMixin.load`
 load = Model.load
+
+#: keyword arguments of `Model` and `Model.fit`, named in the messages for unknown ones
+_MODEL_KEYWORDS = [k for k in inspect.signature(Model.__init__).parameters if k != "self"][:-1]
+_FIT_KEYWORDS = [k for k in inspect.signature(Model.fit).parameters][3:-1]

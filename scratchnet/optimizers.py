@@ -27,12 +27,14 @@ their global L2 norm is at most clip_norm; ``clip_value`` clips each entry to [-
 
 from __future__ import annotations
 
+import math
+import numbers
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from .params import ParameterLayout
-from .schedules import Clock, Schedule, as_schedule, schedule_from_config
-from .validation import check_float
+from .schedules import Clock, Constant, Schedule, as_schedule, schedule_from_config
+from .validation import check_float, warn_user
 
 Array = Any
 
@@ -342,14 +344,43 @@ _SHORTCUTS = {
 }
 
 
+def lr_conflict(optimizer: Any, lr: Any) -> str | None:
+    """The warning for an `Optimizer` instance with a learning rate of its own plus a different
+    ``lr``: ``lr`` wins (it is the later, more specific argument). None when there is nothing to
+    say: no instance, no ``lr``, the same rate, or an ``lr`` the checks will refuse anyway."""
+    if not isinstance(optimizer, Optimizer) or lr is None:
+        return None
+    own = optimizer.schedule
+    if isinstance(lr, Schedule):
+        if lr is own or lr.get_config() == own.get_config():
+            return None
+    elif isinstance(lr, numbers.Real) and not isinstance(lr, bool):
+        if not (math.isfinite(lr) and lr > 0) or (isinstance(own, Constant) and lr == own.initial):
+            return None
+    else:
+        return None
+    mine = own.initial if isinstance(own, Constant) else own
+    return (
+        f"optimizer={type(optimizer).__name__}(lr={mine!r}) and lr={lr!r} both set a learning "
+        f"rate; lr={lr!r} wins (it replaces the optimiser's schedule). Leave one of them out "
+        "to silence this"
+    )
+
+
 def get_optimizer(spec: str | Optimizer, lr: float | Schedule | None = None) -> Optimizer:
     """An optimiser from a name (``"adam"``, ``"sgd"``, ``"gd"``, ``"momentum"``, ``"nesterov"``,
     ``"adagrad"``, ``"rmsprop"``, ``"adamw"``) or an `Optimizer` instance.
 
     ``lr`` sets the learning rate of a named optimiser (each has its own default otherwise).
+    Given with an instance, ``lr`` wins: it replaces the instance's schedule, with a
+    `UserWarning` when the instance's own rate differs (``Adam(lr=0.01)`` and ``lr=0.001``:
+    0.001 is used).
     """
     if isinstance(spec, Optimizer):
         if lr is not None:
+            conflict = lr_conflict(spec, lr)
+            if conflict is not None:
+                warn_user(conflict)
             spec.schedule = as_schedule(lr)
         return spec
     if not isinstance(spec, str):
@@ -380,4 +411,5 @@ __all__ = [
     "Optimizer",
     "RMSProp",
     "get_optimizer",
+    "lr_conflict",
 ]

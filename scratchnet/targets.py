@@ -63,7 +63,41 @@ def checked_targets(
         if model.head.name == "softmax" and n_outputs < 2:
             raise ValueError("a softmax head needs n_outputs >= 2 classes (use 'sigmoid' for two)")
     Y = model.head.encode_targets(y_host, n_outputs)
+    if not model.built and model.head.name == "softmax" and y_host.ndim == 1:
+        gaps = label_gaps(Y, int(Xd.shape[1]))
+        if gaps is not None:
+            check.warn_user(gaps)
     return CheckedData(Xd, Y, w, int(Xd.shape[1]), n_outputs)
+
+
+def label_gaps(Y: np.ndarray, n_features: int) -> str | None:
+    """A warning for class indices with gaps, from which an unbuilt softmax head would get
+    outputs that no sample has (``{0, 10, ..., 90}``: 91 outputs, 81 never seen); else None.
+
+    ``Y`` is the one-hot encoding of the class indices. Said when the unseen outputs outnumber
+    the seen ones, or when any output is unseen although there are at least 10 samples per
+    output (then chance hardly explains it: labels counted from 1, say). A small sample that
+    lacks a few classes (a gradient check on 5 rows) says nothing.
+    """
+    counts = Y.sum(axis=0)
+    unseen = np.flatnonzero(counts == 0)
+    k = int(Y.shape[1])
+    seen = k - int(unseen.size)
+    if unseen.size == 0 or not (k > 2 * seen or Y.shape[0] >= 10 * k):
+        return None
+    shown = ", ".join(str(int(c)) for c in unseen[:5]) + (", ..." if unseen.size > 5 else "")
+    start = (
+        "the labels start at 1: pass y - 1 for classes 0..K-1, or "
+        if unseen.tolist() == [0]
+        else ""
+    )
+    return (
+        f"y holds {seen} distinct labels up to {k - 1}: the softmax head gets {k} outputs, "
+        f"{unseen.size} of them never seen in y (class {shown}); {start}encode the labels with "
+        "`idx, classes = scratchnet.data.encode_labels(y)` or use "
+        "scratchnet.sklearn.MLPClassifier, which encodes them; if the unseen classes are meant "
+        f"(later data will have them), build first: model.build({n_features}, n_classes)"
+    )
 
 
 def prepare_targets(

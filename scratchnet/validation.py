@@ -13,6 +13,9 @@ before anything is computed; the math never sees bad input. Besides shapes and d
 from __future__ import annotations
 
 import numbers
+import os
+import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -21,6 +24,16 @@ from .backends import Backend, describe_array, library_of, to_device, to_numpy
 
 #: rows per chunk when scanning large host arrays for NaN/inf (keeps the scan's memory small)
 _SCAN_ROWS = 8192
+#: the package's folder: `warn_user` points its warnings at the first frame outside it
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the caller's line: the first frame outside scratchnet, however deep the call."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def refuse_unsupported(x: Any, name: str) -> None:
@@ -253,13 +266,183 @@ def host_labels(y: Any, n_samples: int, name: str = "y", target: Any = None) -> 
     library = library_of(y)
     if library not in (None, "numpy"):
         y = to_numpy(y)
-    arr = _host_numeric(y, name)
+    try:
+        arr = _host_numeric(y, name)
+    except TypeError as exc:
+        advice = _text_label_advice(y, name, regression=target is not None)
+        if advice is None:
+            raise
+        raise TypeError(f"{exc}. {advice}") from None
     if arr.ndim == 0 or arr.ndim > 2:
         raise ValueError(f"{name} must have shape (n,) or (n, k), got shape {arr.shape}")
     if arr.shape[0] != n_samples:
         raise ValueError(f"{name} has {arr.shape[0]} rows but X has {n_samples} samples")
     check_finite_host(arr, name, target)
     return arr
+
+
+def _text_label_advice(y: Any, name: str, regression: bool) -> str | None:
+    """What to do with labels that are text (strings, or objects holding strings), else None."""
+    try:
+        arr = np.asarray(y)
+    except (TypeError, ValueError):
+        return None
+    if arr.dtype.kind == "O":
+        flat = arr.ravel()
+        if not any(isinstance(v, str | bytes) for v in flat[:1000]):
+            return None
+    elif arr.dtype.kind not in "US":
+        return None
+    examples = ", ".join(repr(str(v)) for v in np.unique(arr.astype(str).ravel())[:3])
+    if regression:
+        return (
+            f"{name} holds text ({examples}, ...): a regression model needs numbers; convert "
+            f"them ({name}.astype(float)) or use output='softmax' for class labels"
+        )
+    return (
+        f"{name} holds text labels ({examples}, ...): Model takes class indices 0..K-1 (or "
+        f"one-hot rows); encode them with `idx, classes = scratchnet.data.encode_labels({name})` "
+        "and fit on idx (classes[model.predict(X)] gives labels back), or use "
+        "scratchnet.sklearn.MLPClassifier, which encodes labels itself"
+    )
+
+
+def refuse_unexpected(
+    call: str, unexpected: dict[str, Any], valid: list[str], advice: dict[str, str]
+) -> None:
+    """Raise `TypeError` for keyword arguments ``call`` does not take, with pointed advice for
+    the names other libraries use (``advice``: name -> what to write instead) and the closest
+    valid names otherwise. Does nothing when ``unexpected`` is empty."""
+    if not unexpected:
+        return
+    import difflib
+
+    lines = []
+    for key in unexpected:
+        if key in advice:
+            lines.append(f"{key}=: {advice[key]}")
+            continue
+        close = difflib.get_close_matches(key, valid, n=2, cutoff=0.6)
+        hint = f"did you mean {' or '.join(f'{c}=' for c in close)}? " if close else ""
+        lines.append(f"{key}=: {hint}{call} takes {', '.join(valid)}")
+    kind = "arguments" if len(unexpected) > 1 else "argument"
+    names = ", ".join(repr(k) for k in unexpected)
+    raise TypeError(f"{call} got unexpected keyword {kind} {names}; " + "; ".join(lines))
+
+
+def compile_advice(optimizer: Any = None) -> str:
+    """The answer to Keras' ``model.compile(...)``: where each of its arguments goes."""
+    opt = optimizer if isinstance(optimizer, str) else "adam"
+    return (
+        "scratchnet has no compile step: the optimiser and learning rate are arguments of fit "
+        f"(model.fit(X, y, optimizer={opt!r}, lr=1e-3, epochs=10)), the loss comes with the "
+        "output head chosen at construction (Model(output='softmax') trains cross-entropy, "
+        "'sigmoid' binary cross-entropy, 'identity' squared error), and the metrics are fixed: "
+        "fit's History and evaluate(X, y) report loss and accuracy (mse and r2 for regression)"
+    )
+
+
+#: other libraries' names for `Model`'s arguments, and what scratchnet takes instead
+MODEL_ADVICE: dict[str, str] = {
+    **dict.fromkeys(
+        ("input_dim", "input_shape", "n_features", "n_inputs", "in_features"),
+        "the input width is read from X at the first fit, or set by "
+        "model.build(n_features, n_outputs)",
+    ),
+    **dict.fromkeys(
+        ("n_classes", "num_classes", "n_outputs", "output_dim", "out_features"),
+        "the number of outputs is read from y at the first fit, or set by "
+        "model.build(n_features, n_outputs)",
+    ),
+    **dict.fromkeys(
+        ("units", "hidden_units", "hidden_sizes", "layer_sizes", "hidden_dims"),
+        "scratchnet calls it hidden=, the widths of the hidden layers: Model(hidden=(64, 32)); "
+        "the model adds the output layer itself",
+    ),
+    "hidden_layer_sizes": (
+        "scratchnet calls it hidden=: Model(hidden=(100,)); scratchnet.sklearn.MLPClassifier "
+        "and MLPRegressor take scikit-learn's names (hidden_layer_sizes, alpha, max_iter, ...)"
+    ),
+    **dict.fromkeys(
+        ("learning_rate", "learning_rate_init", "lr"),
+        "the learning rate is an argument of fit: model.fit(X, y, lr=0.001)",
+    ),
+    **dict.fromkeys(
+        ("optimizer", "solver"),
+        "the optimiser is an argument of fit: model.fit(X, y, optimizer='adam', lr=0.001)",
+    ),
+    **dict.fromkeys(
+        ("epochs", "batch_size", "max_iter", "callbacks", "validation_split", "verbose"),
+        "this is an argument of fit: model.fit(X, y, epochs=10, batch_size=32, ...)",
+    ),
+    **dict.fromkeys(
+        ("loss", "criterion"),
+        "the loss comes with the output head: Model(output='softmax') trains cross-entropy, "
+        "'sigmoid' binary cross-entropy, 'identity' squared error",
+    ),
+    "metrics": (
+        "evaluate(X, y) returns the loss and accuracy (classifiers) or mse and r2 (regression), "
+        "and fit's History records them per epoch"
+    ),
+    **dict.fromkeys(("output_activation", "out_activation", "final_activation"), "use output="),
+    **dict.fromkeys(("random_state", "random_seed"), "scratchnet calls it seed=: Model(seed=0)"),
+    **dict.fromkeys(("activations", "hidden_activation", "act"), "scratchnet calls it activation="),
+    **dict.fromkeys(
+        ("alpha", "weight_decay", "kernel_regularizer", "l2_reg"),
+        "the L2 strength on all weights is l2=: Model(l2=1e-4); for decoupled weight decay "
+        "pass optimizer=scratchnet.AdamW(weight_decay=...) to fit",
+    ),
+    **dict.fromkeys(("dropout_rate", "drop_rate", "p"), "scratchnet calls it dropout="),
+    **dict.fromkeys(
+        ("batchnorm", "batch_normalization", "use_batch_norm"), "scratchnet calls it batch_norm="
+    ),
+    **dict.fromkeys(
+        ("kernel_initializer", "initializer", "weight_init"), "scratchnet calls it init="
+    ),
+}
+
+#: other libraries' names for `Model.fit`'s arguments, and what scratchnet takes instead
+FIT_ADVICE: dict[str, str] = {
+    **dict.fromkeys(
+        ("learning_rate", "learning_rate_init", "learningrate", "eta"),
+        "scratchnet calls it lr: model.fit(X, y, lr=0.001)",
+    ),
+    "lr_schedule": (
+        "lr takes a schedule too: model.fit(X, y, lr=scratchnet.schedules.ExponentialDecay(...))"
+    ),
+    **dict.fromkeys(
+        ("nb_epoch", "n_epochs", "num_epochs", "max_epochs", "max_iter", "n_iter", "epoch"),
+        "scratchnet calls it epochs: model.fit(X, y, epochs=100)",
+    ),
+    **dict.fromkeys(
+        ("loss", "criterion"),
+        "the loss comes with the output head, chosen when the model is made: "
+        "Model(output='softmax') trains cross-entropy, 'sigmoid' binary cross-entropy, "
+        "'identity' squared error",
+    ),
+    "metrics": (
+        "fit's History records loss and accuracy (classifiers) per epoch, and evaluate(X, y) "
+        "returns them (mse and r2 for regression)"
+    ),
+    **dict.fromkeys(("batch", "bs", "minibatch_size"), "scratchnet calls it batch_size="),
+    "validation_fraction": "scratchnet calls it validation_split=",
+    **dict.fromkeys(("val_data", "eval_set"), "scratchnet calls it validation_data=(X_val, y_val)"),
+    "class_weights": "scratchnet calls it class_weight=",
+    **dict.fromkeys(("sample_weights", "weights"), "scratchnet calls it sample_weight="),
+    **dict.fromkeys(
+        ("random_state", "seed"),
+        "the seed belongs to the model and fixes shuffling too: Model(seed=0)",
+    ),
+    "initial_epoch": (
+        "a later fit continues where the last stopped (model.epochs_done counts the epochs); "
+        "epochs= is the number of epochs to add"
+    ),
+    "steps_per_epoch": "batch_size= decides the steps: ceil(n / batch_size) per epoch",
+    **dict.fromkeys(
+        ("device", "backend"),
+        "the device belongs to the model: Model(backend=..., device=...) or model.to(...)",
+    ),
+}
 
 
 def sample_weights(

@@ -154,7 +154,8 @@ def test_copy_is_independent(rng):
 def test_summary_lists_layers_and_counts():
     m = sn.Model(hidden=(64, 32), batch_norm=True, dropout=0.1, seed=0).build(784, 10)
     lines = []
-    text = m.summary(print_fn=lines.append)
+    assert m.summary(print_fn=lines.append) is None  # printed once, not echoed by a REPL
+    text = m.summary(print_fn=None)
     assert lines == [text]
     assert "dense1 (Dense)" in text and "batchnorm1 (BatchNorm)" in text and "(n, 64)" in text
     assert f"trainable parameters: {m.count_parameters():,}" in text
