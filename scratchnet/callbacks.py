@@ -24,7 +24,8 @@ class Callback:
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         """Before the first epoch; logs hold ``epochs`` (of this fit), ``initial_epoch`` (epochs
-        done before it), ``steps`` (per epoch) and ``has_validation``."""
+        done before it), ``steps`` (per epoch), ``has_validation``, and ``rank`` and ``ranks``
+        (0 and 1 unless the fit is data-parallel: `scratchnet.distributed`)."""
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
         """Before each epoch (0-based)."""
@@ -222,6 +223,9 @@ class ModelCheckpoint(Callback):
         Save only when ``monitor`` improves; otherwise after every epoch.
     include_optimizer : bool
         Also store optimiser state and history, so that training can resume exactly.
+
+    In a data-parallel fit (`scratchnet.distributed`) only rank 0 writes; every rank keeps the
+    same ``best``, and ``saved`` lists the files on rank 0.
     """
 
     def __init__(
@@ -239,6 +243,10 @@ class ModelCheckpoint(Callback):
         self.include_optimizer = include_optimizer
         self.best = math.inf
         self.saved: list[str] = []
+        self.writes = True  # False on the ranks other than 0 of a data-parallel fit
+
+    def on_train_begin(self, logs):
+        self.writes = logs.get("rank", 0) == 0
 
     def on_epoch_end(self, epoch, logs):
         if self.save_best_only:
@@ -246,6 +254,8 @@ class ModelCheckpoint(Callback):
             if not math.isfinite(value) or value >= self.best:
                 return
             self.best = value
+        if not self.writes:
+            return
         path = self.path.replace("{epoch}", str(epoch + 1))
         self.model.save(path, include_optimizer=self.include_optimizer)
         self.saved.append(path)

@@ -17,6 +17,7 @@ from .architecture import hidden_stack
 from .augment import as_augmentation
 from .callbacks import Callback
 from .data import split_indices
+from .distributed import MPI
 from .layers import BatchNorm
 from .optimizers import Optimizer, get_optimizer
 from .schedules import as_schedule
@@ -45,11 +46,13 @@ class FitPlan(NamedTuple):
     shuffle_state: dict | None  # the shuffle generator's state after the split
     optimizer: Any  # the optimiser to install, or None to keep the model's
     schedule: Any  # a new learning-rate schedule for it, or None
+    distributed: Any = None  # a `scratchnet.distributed.MPI`, or None for one process
 
 
 def check_fit(
     model: Any, X: Any, y: Any, *, epochs, batch_size, optimizer, lr, validation_data,
     validation_split, shuffle, class_weight, sample_weight, callbacks, augment, verbose,
+    distributed=None,
 ) -> FitPlan:  # fmt: skip
     """Every check of a fit, in the order a person reads the call; nothing of the model (nor of
     a handed-in optimiser) changes here."""
@@ -90,7 +93,18 @@ def check_fit(
     return FitPlan(
         epochs, batch_size, verbose, bool(shuffle), callbacks, augment, data.X, data.Y, w,
         data.n_features, data.n_outputs, train_idx, val, val_idx, shuffle_state, chosen, schedule,
+        check_distributed(distributed),
     )  # fmt: skip
+
+
+def check_distributed(distributed: Any) -> MPI | None:
+    """None (one process) or a `scratchnet.distributed.MPI` strategy."""
+    if distributed is not None and not isinstance(distributed, MPI):
+        raise TypeError(
+            "distributed must be None or a scratchnet.distributed.MPI(...) strategy, got "
+            f"{type(distributed).__name__}"
+        )
+    return distributed
 
 
 def _check_optimizer(model: Any, optimizer: Any, lr: Any) -> tuple[Any, Any]:

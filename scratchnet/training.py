@@ -21,7 +21,7 @@ import numpy as np
 from .callbacks import Callback, History, ProgressBar
 from .data import batch_bounds
 from .evaluation import evaluate_arrays
-from .fit_checks import FitPlan, check_fit
+from .fit_checks import FitPlan, check_distributed, check_fit
 from .guards import DivergenceGuard, Rollback
 from .schedules import Clock
 
@@ -45,6 +45,7 @@ def fit(
     callbacks: list[Callback] | None = None,
     augment: Any = None,
     verbose: int = 0,
+    distributed: Any = None,
 ) -> History:
     """Train ``model`` on (X, y).
 
@@ -82,6 +83,11 @@ def fit(
         (see `scratchnet.augment`).
     verbose : {0, 1, 2}
         0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+    distributed : scratchnet.distributed.MPI, optional
+        Data-parallel training: every MPI rank calls fit with the same arguments (and, by
+        default, the same data); each computes the gradient of its share of every batch and one
+        all-reduce per step sums them, so the ranks train as one process would (see
+        `scratchnet.distributed`). Only rank 0 prints progress and writes checkpoints.
 
     Returns
     -------
@@ -103,12 +109,18 @@ def fit(
         The loss or the parameters turned NaN/inf, or the loss exploded (see `DivergenceGuard`):
         training stops, and weights whose training loss was measured are restored.
     """
-    plan = check_fit(
-        model, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
-        validation_data=validation_data, validation_split=validation_split, shuffle=shuffle,
-        class_weight=class_weight, sample_weight=sample_weight, callbacks=callbacks,
-        augment=augment, verbose=verbose,
-    )  # fmt: skip
+    distributed = check_distributed(distributed)
+    try:
+        plan = check_fit(
+            model, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+            validation_data=validation_data, validation_split=validation_split, shuffle=shuffle,
+            class_weight=class_weight, sample_weight=sample_weight, callbacks=callbacks,
+            augment=augment, verbose=verbose, distributed=distributed,
+        )  # fmt: skip
+    except Exception as exc:
+        if distributed is not None:
+            distributed.refuse(exc)  # the other ranks raise too, instead of waiting for this one
+        raise
     rollback = Rollback(model, plan.optimizer)
     try:
         return _train(model, plan)
@@ -140,12 +152,15 @@ def _train(model: Any, plan: FitPlan) -> History:
         model.optimizer = plan.optimizer
     elif plan.schedule is not None:
         model.optimizer.schedule = plan.schedule
+    dist = plan.distributed
+    if dist is not None:
+        dist.begin(model, plan)  # the same model, data and arguments on every rank, or all raise
 
-    loop = _Loop(model, Xd, Y, w, plan.train_idx, plan.batch_size, plan.shuffle, plan.augment)
+    loop = _Loop(model, Xd, Y, w, plan.train_idx, plan.batch_size, plan.shuffle, plan.augment, dist)
     history = History()
     model.history = history  # visible to callbacks (checkpoints save it) while training runs
     every = [history, *plan.callbacks]
-    if plan.verbose:
+    if plan.verbose and (dist is None or dist.is_root):
         every.append(ProgressBar(plan.verbose))
     for cb in every:
         cb.set_model(model)
@@ -155,6 +170,8 @@ def _train(model: Any, plan: FitPlan) -> History:
         "initial_epoch": model.epochs_done,
         "steps": loop.steps,
         "has_validation": val is not None,
+        "rank": 0 if dist is None else dist.rank,
+        "ranks": 1 if dist is None else dist.size,
     }
     for cb in every:
         cb.on_train_begin(begin)
@@ -168,11 +185,15 @@ def _train(model: Any, plan: FitPlan) -> History:
         start = time.perf_counter()
         with be.quiet_floating_point():  # divergence is reported once, by the guard
             logs = loop.run_epoch(epoch, every)
+            if dist is not None:
+                dist.average_state(model)  # batch-norm running statistics: one model everywhere
             if val is not None:
-                vlogs = evaluate_arrays(model, *val)
+                vlogs = evaluate_arrays(model, *val) if dist is None else dist.evaluate(model, *val)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
         be.synchronize()
         logs["seconds"] = time.perf_counter() - start
+        if dist is not None:  # rank 0's logs on every rank: every rank's callbacks decide alike
+            logs, loop.measured = dist.broadcast((logs, loop.measured))
         model.epochs_done += 1
         if not guard.check(epoch, logs, *loop.measured):
             history.on_epoch_end(epoch, logs)
@@ -180,6 +201,8 @@ def _train(model: Any, plan: FitPlan) -> History:
         for cb in every:
             cb.on_epoch_end(epoch, logs)
         model.optimizer.schedule.on_epoch_end(epoch, logs)  # after callbacks: they may add metrics
+        if dist is not None:
+            dist.agree_to_stop(model)  # a callback that stops one rank stops them all
         if model.stop_training:
             break
     end: dict[str, Any] = {}
@@ -188,6 +211,8 @@ def _train(model: Any, plan: FitPlan) -> History:
     if guard.tripped:
         with be.quiet_floating_point():
             guard.restore(loop.training_rows())
+        if dist is not None:
+            dist.broadcast_model(model)  # the ranks measured on their own rows: keep rank 0's
         end["best_epoch"] = guard.best_epoch
     history.stopped_by = model.stop_reason
     history.stopped_epoch = history.epoch[-1] if model.stop_reason else None
@@ -200,7 +225,7 @@ def _train(model: Any, plan: FitPlan) -> History:
 class _Loop:
     """One fit's epoch loop over prepared device arrays."""
 
-    def __init__(self, model, Xd, Y, w, train_idx, batch_size, shuffle, augment) -> None:
+    def __init__(self, model, Xd, Y, w, train_idx, batch_size, shuffle, augment, dist) -> None:
         self.model = model
         be = model.backend
         self.xp = be.xp
@@ -210,11 +235,14 @@ class _Loop:
         self.train_idx = train_idx
         n_train = train_idx.shape[0]
         self.batch_size = n_train if batch_size is None else min(batch_size, n_train)
-        self.full_batch = self.batch_size >= n_train
+        self.bounds = list(batch_bounds(n_train, self.batch_size))
+        self.dist = dist
+        if dist is not None:  # the same steps on every rank (sharded: of this rank's own rows)
+            self.bounds = dist.batch_bounds(n_train, batch_size)
+        self.steps = len(self.bounds)
+        self.full_batch = self.steps == 1
         self.shuffle = shuffle and not self.full_batch  # GD's sum does not depend on row order
         self.augment = augment
-        self.bounds = list(batch_bounds(n_train, self.batch_size))
-        self.steps = len(self.bounds)
         self.classifier = model.head.is_classifier
         if self.full_batch and n_train != Xd.shape[0]:
             idx = be.asarray(train_idx)
@@ -234,11 +262,19 @@ class _Loop:
         w = None if self.w_host is None else self.w_host[self.train_idx]
         return self.xp.take(self.Xd, idx, axis=0), self.xp.take(self.Y, idx, axis=0), w
 
+    def batches(self, order: np.ndarray) -> list[tuple[int, int, int, np.ndarray | None]]:
+        """Per step: (start, stop) of this process's rows in ``order``, and the number and
+        weights of the rows of the whole batch (of every rank's rows of it), which set its norm."""
+        if self.dist is not None:
+            return self.dist.epoch_batches(order, self.bounds, self.w_host)
+        w = self.w_host
+        return [(a, b, b - a, None if w is None else w[order[a:b]]) for a, b in self.bounds]
+
     def run_epoch(self, epoch: int, callbacks: list[Callback]) -> dict[str, float]:
-        model, xp = self.model, self.xp
+        model, xp, dist = self.model, self.xp, self.dist
         n_train = self.train_idx.shape[0]
         order = model.shuffle_rng.permutation(self.train_idx) if self.shuffle else self.train_idx
-        whole = self.full_batch and not self.shuffle
+        whole = self.full_batch and not self.shuffle and dist is None
         order_dev = None if whole else model.backend.asarray(order)
         loss_sum = 0.0
         correct = 0.0
@@ -250,7 +286,7 @@ class _Loop:
                 Clock(model.steps_done, epoch, epoch + 1 / self.steps, model.samples_seen)
             )
         listeners = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
-        for b, (start, stop) in enumerate(self.bounds):
+        for b, (start, stop, rows, w_rows) in enumerate(self.batches(order)):
             if whole:
                 Xb, Yb, wb = self.Xd, self.Y, self.w_dev
                 w_rows = self.w_host
@@ -259,34 +295,42 @@ class _Loop:
                 Xb = xp.take(self.Xd, idx, axis=0)
                 Yb = xp.take(self.Y, idx, axis=0)
                 wb = None if self.w_dev is None else xp.take(self.w_dev, idx, axis=0)
-                w_rows = None if self.w_host is None else self.w_host[order[start:stop]]
             if w_rows is not None and model.reduction == "mean" and not w_rows.sum() > 0:
                 for cb in listeners:  # every row of this batch has weight 0: nothing to learn
-                    cb.on_batch_end(b, {"size": stop - start})
+                    cb.on_batch_end(b, {"size": rows})
                 continue
-            if self.augment is not None:
+            if self.augment is not None and stop > start:
                 Xb = self.augment(Xb, model.rng)
-            norm = model.loss_scale(stop - start, w_rows)
+            norm = model.loss_scale(rows, w_rows)
             if not schedule.steady_within_epoch:
                 progress = epoch + (b + 1) / self.steps
                 lr = schedule(Clock(model.steps_done, epoch, progress, model.samples_seen))
-            loss, F = model.train_step(Xb, Yb, wb, norm, lr)
+            if dist is None:
+                loss, F = model.train_step(Xb, Yb, wb, norm, lr)
+            else:  # this rank's gradient, one all-reduce that sums the ranks', the same update
+                loss, F = dist.train_step(model, Xb, Yb, wb, norm, lr)
             batch_loss = loss * (1.0 / norm)
             loss_sum = loss_sum + batch_loss
             if first is None:
-                rows_weight = float(stop - start if w_rows is None else w_rows.sum())
+                rows_weight = float(rows if w_rows is None else w_rows.sum())
                 first = None if rows_weight <= 0 else (batch_loss, rows_weight)
-            if self.classifier:
+            if self.classifier and F is not None:
                 correct = correct + model.head.correct(F, Yb, wb)
             for cb in listeners:  # callbacks that do not listen are not called per step
-                cb.on_batch_end(b, {"size": stop - start})
-        model.samples_seen += n_train
+                cb.on_batch_end(b, {"size": rows})
+        n_rows = n_train
         total_weight = float(n_train if self.w_host is None else self.w_host[self.train_idx].sum())
+        first_loss = None if first is None else first[0]
+        if dist is not None:  # sums over the ranks' rows (and epoch totals of every shard)
+            n_rows, total_weight = dist.epoch_totals(n_rows, total_weight)
+            sums = dist.sum_scalars(loss_sum, correct, 0.0 if first is None else first[0])
+            loss_sum, correct, first_loss = sums
+        model.samples_seen += n_rows
         scale = 1.0 if model.reduction == "sum" else 1.0 / total_weight
         total = float(loss_sum)
         logs = {"loss": total * scale}
         mean = total / total_weight
-        self.measured = (mean, mean if first is None else float(first[0]) / first[1])
+        self.measured = (mean, mean if first is None else float(first_loss) / first[1])
         if self.classifier:
             logs["accuracy"] = float(correct) / total_weight
         logs["lr"] = float(lr)

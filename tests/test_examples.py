@@ -30,6 +30,8 @@ def _run(script: str, tmp_path: Path, *extra: str) -> str:
 def test_example_runs_in_quick_mode(script, tmp_path):
     if script == "dask_model_search.py":  # starts a LocalCluster of 2 worker processes
         pytest.importorskip("distributed", reason="needs dask[distributed]")
+    if script == "distributed_mnist.py":  # one MPI rank; tests/test_distributed.py runs two
+        pytest.importorskip("mpi4py", reason="mpi4py is not installed (scratchnet[mpi])")
     out = _run(script, tmp_path)
     assert out.strip(), f"{script} printed nothing"
 
