@@ -47,7 +47,9 @@ def _compile() -> dict[str, Any]:
         return _COMPILED
     import numba
 
-    jit = numba.njit(fastmath=False, cache=True, nogil=True)
+    # error_model="numpy": a division by zero gives inf or NaN as the ufuncs do, and the loops
+    # vectorise (the default "python" model checks every divisor and raises)
+    jit = numba.njit(fastmath=False, cache=True, nogil=True, error_model="numpy")
     _COMPILED = {name: jit(loop) for name, loop in _loop_sources().items()}
     return _COMPILED
 
