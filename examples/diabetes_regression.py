@@ -28,8 +28,9 @@ def main(argv=None) -> float:
     history = model.fit(X_train, (y_train - y_mean) / y_std, epochs=3 if args.quick else 400,
                         batch_size=32, lr=1e-2, validation_split=0.2, callbacks=[stop])  # fmt: skip
     scores = model.evaluate(X_test, (y_test - y_mean) / y_std)
-    print(f"diabetes: test R^2 {scores['r2']:.3f} after {len(history.epoch)} epochs "
-          f"(stopped by {history.stopped_by})")  # fmt: skip
+    print(f"diabetes: test R^2 {scores['r2']:.3f} after {len(history.epoch)} epochs")
+    if stop.message:  # e.g. "stopped at epoch 95: val_loss has not improved for 30 epochs; ..."
+        print(stop.message)
     history.plot(
         metrics=["loss", "r2"], path=args.out / "diabetes_learning_curves.png", title="diabetes"
     )

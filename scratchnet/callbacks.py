@@ -152,6 +152,11 @@ def format_logs(logs: dict[str, float]) -> str:
 class ProgressBar(Callback):
     """Progress output: ``verbose=1`` a tqdm bar per epoch, ``verbose=2`` one line per epoch.
 
+    A bar needs a terminal (or Jupyter) to redraw in place; where the output is a file or a pipe
+    (a log, CI), ``verbose=1`` writes one line per epoch instead, as Keras does. At the end, what
+    stopped training and which weights were restored (by `EarlyStopping`) is printed on a line of
+    its own.
+
     Parameters
     ----------
     verbose : {1, 2}
@@ -174,8 +179,18 @@ class ProgressBar(Callback):
         self._first = logs.get("initial_epoch", 0)
         self._steps = logs["steps"]
 
+    def _bars(self) -> bool:
+        """Whether a redrawn bar can be shown (a terminal or a Jupyter kernel), else lines."""
+        if self.verbose != 1:
+            return False
+        if "ipykernel" in sys.modules:
+            return True
+        stream = self.stream or sys.stderr
+        isatty = getattr(stream, "isatty", None)
+        return bool(isatty and isatty())
+
     def on_epoch_begin(self, epoch, logs):
-        if self.verbose == 1:
+        if self._bars():
             from tqdm.auto import tqdm
 
             self._bar = tqdm(
@@ -196,7 +211,7 @@ class ProgressBar(Callback):
             self._bar.set_postfix_str(format_logs(logs), refresh=False)
             self._bar.close()
             self._bar = None
-        elif self.verbose == 2:
+        else:
             stream = self.stream or sys.stdout
             label = f"epoch {epoch - self._first + 1}/{self._epochs}"
             print(f"{label} {format_logs(logs)}", file=stream, flush=True)
@@ -205,6 +220,8 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        for message in logs.get("messages", []):
+            print(message, file=self.stream or sys.stdout, flush=True)
 
 
 class ModelCheckpoint(Callback):

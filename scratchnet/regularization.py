@@ -138,6 +138,8 @@ class EarlyStopping(Callback):
         self.small_steps = 0
         self.previous_loss: float | None = None
         self.stopped_by: str | None = None
+        #: what happened, in words ("stopped at epoch 13: val_loss has not improved ..."), or None
+        self.message: str | None = None
         self._watched = self.monitor
 
     @property
@@ -165,7 +167,9 @@ class EarlyStopping(Callback):
         else:
             self.wait += 1
         if self.patience is not None and self.wait >= self.patience:
-            self._stop("patience")
+            self._stop(
+                "patience", epoch, f"{self._watched} has not improved for {self.wait} epochs"
+            )
         loss = logs.get("loss")
         if self.epsilon is not None and loss is not None:
             if self.previous_loss is not None and self.previous_loss - loss < self.epsilon:
@@ -174,19 +178,30 @@ class EarlyStopping(Callback):
                 self.small_steps = 0
             self.previous_loss = loss
             if self.small_steps >= self.epsilon_patience:
-                self._stop("epsilon")
+                self._stop(
+                    "epsilon", epoch,
+                    f"the training loss fell by less than {self.epsilon:g} for "
+                    f"{self.small_steps} epoch{'s' if self.small_steps > 1 else ''}",
+                )  # fmt: skip
 
-    def _stop(self, rule: str) -> None:
+    def _stop(self, rule: str, epoch: int, why: str) -> None:
         if self.model.stop_training:
             return
         self.model.stop_training = True
         self.model.stop_reason = rule
         self.stopped_by = rule
+        self.message = f"stopped at epoch {epoch + 1}: {why}"
 
     def on_train_end(self, logs):
-        if self.restore_best_weights and self.best_snapshot is not None:
+        restored = self.restore_best_weights and self.best_snapshot is not None
+        if restored:
             self.model.restore(self.best_snapshot)
             logs["best_epoch"] = self.best_epoch
+        if self.message is not None or restored:
+            stop = self.message or "trained every epoch"
+            best = f"; restored the weights of epoch {self.best_epoch + 1}" if restored else ""
+            self.message = f"{stop}{best}"
+            logs.setdefault("messages", []).append(self.message)
         self.best_snapshot = None
 
     def __repr__(self) -> str:

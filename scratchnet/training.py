@@ -159,9 +159,11 @@ def _train(model: Any, plan: FitPlan) -> History:
     loop = _Loop(model, Xd, Y, w, plan.train_idx, plan.batch_size, plan.shuffle, plan.augment, dist)
     history = History()
     model.history = history  # visible to callbacks (checkpoints save it) while training runs
-    every = [history, *plan.callbacks]
+    bars = [cb for cb in plan.callbacks if isinstance(cb, ProgressBar)]
     if plan.verbose and (dist is None or dist.is_root):
-        every.append(ProgressBar(plan.verbose))
+        bars.append(ProgressBar(plan.verbose))
+    # progress output last, so that it reports what the other callbacks decided at the end
+    every = [history, *(cb for cb in plan.callbacks if not isinstance(cb, ProgressBar)), *bars]
     for cb in every:
         cb.set_model(model)
     model.stop_training, model.stop_reason = False, None
