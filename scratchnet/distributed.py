@@ -5,7 +5,9 @@ with ``mpiexec -n P python script.py``). mpi4py and an MPI library come with the
 ``pip install "scratchnet[mpi]"``.
 
 **Replicated data (the default).** Every rank passes the same full data (an array or a memory
-map) and the same fit arguments. All ranks draw the same shuffle from the model's seed, so they
+map) and the same fit arguments. A memory map (or another source read by rows, see
+`scratchnet.streaming`) is read batch by batch: each rank reads only its own rows of each batch
+and of the validation rows (the start-of-fit checks scan every row once, in chunks). All ranks draw the same shuffle from the model's seed, so they
 walk through the same global batches of B rows. Rank r computes the gradient of its share of each
 batch: the batch's rows split into P contiguous parts the way ``numpy.array_split`` does, so the
 first ``n mod P`` ranks take ``ceil(n / P)`` rows and the others ``floor(n / P)``. Any P works
@@ -67,6 +69,7 @@ import numpy as np
 
 from .data import batch_bounds as _batch_bounds
 from .layers import BatchNorm
+from .streaming import on_device, take_rows
 
 Array = Any
 DATA_MODES = ("replicated", "sharded")
@@ -279,7 +282,7 @@ class MPI:
             X = plan.X
             n = int(X.shape[0])
             picks = np.unique(np.linspace(0, n - 1, min(n, SAMPLED_ROWS)).astype(np.int64))
-            rows = be.to_numpy(be.xp.take(X, be.asarray(picks), axis=0))
+            rows = be.to_numpy(take_rows(X, picks, be))  # X may be a memory map's RowStream
             checks["X"] = _entry(rows, tuple(X.shape), label=f"shape {tuple(X.shape)}")
             checks["targets"] = _entry(plan.Y, label=f"shape {plan.Y.shape}")
             checks["sample weights"] = _entry(plan.w)
@@ -287,7 +290,7 @@ class MPI:
             checks["shuffle generator"] = _entry(model.shuffle_rng.bit_generator.state)
             if plan.val is not None:
                 Xv, Yv, wv = plan.val
-                vrows = be.to_numpy(Xv[: min(int(Xv.shape[0]), SAMPLED_ROWS), ...])
+                vrows = be.to_numpy(on_device(Xv[: min(int(Xv.shape[0]), SAMPLED_ROWS), ...]))
                 checks["validation data"] = _entry(vrows, Yv, wv, label=f"shape {Yv.shape}")
         return checks
 
@@ -425,7 +428,8 @@ class MPI:
 
     def evaluate(self, model: Any, Xd: Array, Y: Array, w: np.ndarray | None) -> dict[str, float]:
         """`scratchnet.evaluation.evaluate_arrays` over the rows of every rank: each rank
-        evaluates its share (replicated) or its own rows (sharded) and the sums are reduced."""
+        evaluates its share (replicated) or its own rows (sharded) and the sums are reduced.
+        ``Xd`` may be a `RowStream`: a rank then reads its share chunk by chunk."""
         n = int(Xd.shape[0])
         lo, hi = (0, n) if self.sharded else share(n, self.rank, self.size)
         be, head = model.backend, model.head

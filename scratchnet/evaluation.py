@@ -3,7 +3,8 @@
 One pass in chunks of ``model.inference_chunk`` rows through `Model.infer`: the summed loss (no
 L2 penalty), accuracy for classifiers, and for regression the mean squared error and R^2 (per
 output, weighted where weights are given, averaged). Sums stay on the device; each metric is read
-back once.
+back once. Features read by rows (a `scratchnet.streaming.RowStream`: a memory map, a validation
+split of one) are read one chunk at a time by `Model.infer`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ Array = Any
 
 
 def evaluate_arrays(model: Any, Xd: Array, Y: Array, w: np.ndarray | None) -> dict[str, float]:
-    """Inference-mode loss (no penalty) and metrics over prepared device arrays, in chunks."""
+    """Inference-mode loss (no penalty) and metrics over prepared device arrays, in chunks.
+
+    ``Xd`` (n, n_features) is a device array or a `RowStream`; ``Y`` (n, n_outputs) the encoded
+    targets on the device; ``w`` the host weights of shape (n,) or None.
+    """
     xp = model.backend.xp
     head = model.head
     n = int(Xd.shape[0])

@@ -2,7 +2,9 @@
 
 Arguments, data, targets, weights, class weights, validation data and the batch-norm batch size
 are checked in the order a person reads the call; the result is a `FitPlan` holding everything the
-training loop needs. Nothing of the model, nor of a handed-in optimiser, changes here.
+training loop needs. Nothing of the model, nor of a handed-in optimiser, changes here. X (and
+X_val) read by rows, such as memory maps, are checked chunk by chunk and kept as a
+`scratchnet.streaming.RowStream` that the loop reads batch by batch.
 """
 
 from __future__ import annotations
@@ -21,9 +23,19 @@ from .distributed import MPI
 from .layers import BatchNorm
 from .optimizers import Optimizer, get_optimizer
 from .schedules import as_schedule
+from .streaming import RowStream
 from .targets import checked_targets
 
 Array = Any
+
+
+#: why full-batch gradient descent is refused on data read by rows
+_FULL_BATCH_STREAM = (
+    "batch_size=None (full-batch gradient descent) would read all {n} rows of X ({kind}, read "
+    "batch by batch) into memory at every step, which is what a memory map avoids; pass a "
+    "batch_size (a batch of B rows holds B x n_features values), or np.asarray(X) to train "
+    "full-batch in memory"
+)
 
 
 class FitPlan(NamedTuple):
@@ -35,13 +47,13 @@ class FitPlan(NamedTuple):
     shuffle: bool
     callbacks: list
     augment: Any
-    X: Array  # on the device
+    X: Array  # on the device, or a `RowStream` read batch by batch
     Y: np.ndarray  # host, encoded for the head
     w: np.ndarray | None  # host, class weights applied
     n_features: int
     n_outputs: int
     train_idx: np.ndarray
-    val: tuple | None  # (X_val device, Y_val host, w_val) from validation_data
+    val: tuple | None  # (X_val device or RowStream, Y_val host, w_val) from validation_data
     val_idx: np.ndarray | None  # held-out rows of a validation_split
     shuffle_state: dict | None  # the shuffle generator's state after the split
     optimizer: Any  # the optimiser to install, or None to keep the model's
@@ -72,7 +84,10 @@ def check_fit(
     augment = as_augmentation(augment)
     chosen, schedule = _check_optimizer(model, optimizer, lr)
 
-    data = checked_targets(model, X, y, sample_weight)
+    X = check.stream_features(X, model.backend, model.dtype, model.n_features)
+    if isinstance(X, RowStream) and batch_size is None:
+        raise ValueError(_FULL_BATCH_STREAM.format(n=X.shape[0], kind=type(X.source).__name__))
+    data = checked_targets(model, X, y, sample_weight)  # a checked stream passes through
     w = _apply_class_weight(model.head, data.Y, data.w, class_weight)
     n = int(data.X.shape[0])
     train_idx, val, val_idx, shuffle_state = np.arange(n), None, None, None
@@ -177,7 +192,8 @@ def _validation_arrays(model, data, n_features: int, n_outputs: int) -> tuple:
         raise TypeError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, w_val)")
     be = model.backend
     expected = None if model.built else "X has"
-    Xd = check.check_features(data[0], be, model.dtype, n_features, "X_val", expected)
+    Xv = check.stream_features(data[0], be, model.dtype, n_features, "X_val", expected)
+    Xd = check.check_features(Xv, be, model.dtype, n_features, "X_val", expected)
     n = int(Xd.shape[0])
     target = check.numpy_float(be, model.dtype)
     yh = check.host_labels(data[1], n, "y_val", None if model.head.is_classifier else target)

@@ -14,9 +14,10 @@ All parameters live in one flat buffer (`scratchnet.params`); ``model.parameter_
 
 from __future__ import annotations
 
-import functools
 import inspect
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,6 @@ from .activations import get_activation
 from .architecture import complete_stack, custom_stack, hidden_stack, int_tuple, per_layer
 from .backends import Backend, get_backend
 from .callbacks import Callback, History
-from .evaluation import evaluate_arrays
 from .heads import Head, get_head
 from .initializers import get_initializer, initializer_config
 from .layers import BuildContext, Dense, Layer
@@ -34,8 +34,10 @@ from .moving import move_model
 from .optimizers import lr_conflict
 from .params import ParameterLayout, ParameterStore
 from .per_sample import output_gradients
+from .prediction import PredictionMixin, on_backend_device
 from .regularization import add_l2_gradients
 from .saving import SavingMixin
+from .streaming import on_device
 from .summary import summarize, summarize_html, unbuilt_html
 from .targets import loss_scale, prepare_targets
 from .training import fit
@@ -44,18 +46,7 @@ Array = Any
 REDUCTIONS = ("mean", "sum")
 
 
-def _on_device(method: Callable) -> Callable:
-    """Run a Model method with the backend's device current (CuPy allocates on the current one)."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with self.backend.activate():
-            return method(self, *args, **kwargs)
-
-    return wrapper
-
-
-class Model(SavingMixin):
+class Model(PredictionMixin, SavingMixin):
     """A multilayer perceptron with a fused output head.
 
     Parameters
@@ -177,7 +168,7 @@ class Model(SavingMixin):
         """Name of the output head."""
         return self.head.name
 
-    @_on_device
+    @on_backend_device
     def build(self, n_features: int, n_outputs: int) -> Model:
         """Create every parameter for ``n_features`` inputs and ``n_outputs`` outputs.
 
@@ -355,11 +346,15 @@ class Model(SavingMixin):
         return loss, F
 
     def infer(self, Xd: Array) -> Array:
-        """Inference-mode logits (n, n_outputs) of device inputs, in chunks; keeps no cache."""
+        """Inference-mode logits (n, n_outputs) of device inputs, in chunks; keeps no cache.
+
+        ``Xd`` may be a `scratchnet.streaming.RowStream` (a memory map): each chunk of
+        `inference_chunk` rows is read from it, cast and moved to the device in its turn.
+        """
         n = Xd.shape[0]
         step = self.inference_chunk
         parts = [
-            self.forward_arrays(Xd[start : min(start + step, n), ...], training=False)
+            self.forward_arrays(on_device(Xd[start : min(start + step, n), ...]), training=False)
             for start in range(0, n, step)
         ]
         for layer in self.layers:
@@ -368,7 +363,7 @@ class Model(SavingMixin):
 
     # ------------------------------------------------------------------------------------------
     # checked public calls
-    @_on_device
+    @on_backend_device
     def forward(self, X: Any, training: bool = False) -> Array:
         """Logits F (the notes' f) of shape (n, n_outputs) for X of shape (n, n_features).
 
@@ -379,7 +374,7 @@ class Model(SavingMixin):
         Xd = check.check_features(X, self.backend, self.dtype, self.n_features)
         return self.forward_arrays(Xd, training)
 
-    @_on_device
+    @on_backend_device
     def backward(self, dF: Any, keep_errors: bool = True) -> dict[str, Array]:
         """Back-propagate dL/dF (shape (n, n_outputs)) through the last `forward`.
 
@@ -394,7 +389,7 @@ class Model(SavingMixin):
         self._backward(dF, keep_errors=keep_errors)
         return {f"{ly.name}.{k}": ly.grads[k] for ly in self.layers for k in ly.params}
 
-    @_on_device
+    @on_backend_device
     def loss_and_gradients(
         self, X: Any, y: Any, sample_weight: Any = None, training: bool = True
     ) -> tuple[float, dict[str, Array]]:
@@ -422,56 +417,7 @@ class Model(SavingMixin):
         grads = self.store.gradient_views()
         return float(loss), {n: self.backend.asarray(g, copy=True) for n, g in grads.items()}
 
-    @_on_device
-    def decision_function(self, X: Any) -> Array:
-        """Logits F of shape (n, n_outputs), computed in inference mode and in chunks.
-
-        Rows whose logits are not finite (a diverged model, or inputs too large for its dtype)
-        are returned as they are: NaN or inf, never made up.
-        """
-        self._require_built()
-        return self.infer(check.check_features(X, self.backend, self.dtype, self.n_features))
-
-    @_on_device
-    def predict_proba(self, X: Any) -> Array:
-        """Class probabilities: softmax rows (n, V) or sigmoid outputs (n, k).
-
-        Rows whose logits are not finite are not refused here: their probabilities come out NaN
-        where undefined (or exactly 0/1 for an infinite sigmoid logit); `predict` refuses them.
-        """
-        if not self.head.is_classifier:
-            raise ValueError(
-                "predict_proba needs a 'softmax' or 'sigmoid' output; this model regresses"
-            )
-        return self.head.output(self.decision_function(X))
-
-    @_on_device
-    def predict(self, X: Any) -> Array:
-        """Class indices (softmax), 0/1 labels (sigmoid, threshold 0.5) or values (identity).
-
-        Raises
-        ------
-        ValueError
-            For a classifier, when any row's outputs are not finite: no label is made up for
-            it. The message counts the rows; the cause is a diverged model or input that
-            overflows the model's dtype. The check is one ``isfinite`` reduction per call.
-            Regression outputs are returned as they are (NaN stays visible).
-        """
-        return self.head.predict_from_logits(self.decision_function(X))
-
-    @_on_device
-    def evaluate(self, X: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
-        """Loss and metrics in inference mode, without the L2 penalty.
-
-        Returns
-        -------
-        dict
-            ``loss`` and ``accuracy`` for classifiers; ``loss``, ``mse`` and ``r2`` for regression.
-        """
-        self._require_built()
-        return evaluate_arrays(self, *prepare_targets(self, X, y, sample_weight))
-
-    @_on_device
+    @on_backend_device
     def output_gradients(self, X: Any, output: int = 0) -> dict[str, Array]:
         """Per-sample gradients of the output f(x_i) with respect to every parameter (section 1).
 
@@ -497,7 +443,7 @@ class Model(SavingMixin):
         Xd = check.check_features(X, self.backend, self.dtype, self.n_features)
         return output_gradients(self, Xd, output)
 
-    @_on_device
+    @on_backend_device
     def fit(
         self,
         X: Any,
@@ -523,13 +469,16 @@ class Model(SavingMixin):
         Parameters
         ----------
         X : array of shape (n, n_features)
-            NumPy array or an array of the model's backend.
+            NumPy array or an array of the model's backend; or data read batch by batch,
+            never whole: a memory map (``np.load(path, mmap_mode="r")``, ``np.memmap``) or an
+            h5py- or zarr-like array-like (`scratchnet.streaming`).
         y : array of shape (n,) or (n, k)
             Class indices 0..K-1 or one-hot rows (softmax), 0/1 (sigmoid), values (identity).
         epochs : int
             Passes over the training data (later fits continue the count).
         batch_size : int or None
-            None: full-batch gradient descent; 1: SGD; k: mini-batches of k rows.
+            None: full-batch gradient descent (refused for X read batch by batch); 1: SGD; k:
+            mini-batches of k rows.
         optimizer : str or Optimizer, optional
             ``"adam"``, ``"sgd"``, ``"momentum"``, ... or an `Optimizer`. Default: keep the
             optimiser (and its state) of an earlier fit, else Adam. A name, or an instance other
@@ -592,6 +541,31 @@ class Model(SavingMixin):
     def compile(self, *args: Any, **kwargs: Any) -> None:
         """There is no compile step: a `TypeError` says where each of Keras' arguments goes."""
         raise TypeError(check.compile_advice(kwargs.get("optimizer", args[0] if args else None)))
+
+    def export(self, path: str | os.PathLike, format: str = "onnx") -> Path:
+        """Write the trained network for another runtime (Keras 3's ``model.export`` call).
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (atomically: a failed export leaves no partial file).
+        format : {"onnx"}
+            ``"onnx"``: an ONNX graph with input ``X`` (float32, shape [N, n_features]) and one
+            output, the class probabilities for softmax and sigmoid heads and the values for an
+            identity head. Needs the ``onnx`` extra (``pip install "scratchnet[onnx]"``).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+
+        See Also
+        --------
+        scratchnet.export.export_onnx : the conversion, layer by layer.
+        """
+        from .export import export_model
+
+        return export_model(self, path, format)
 
     # ------------------------------------------------------------------------------------------
     # devices

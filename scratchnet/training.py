@@ -2,7 +2,9 @@
 
 Device traffic follows contract 6: the data crosses to the device once per fit, each epoch sends
 one permutation of row indices, mini-batches are gathered on the device with ``xp.take``, and the
-epoch's loss and accuracy are accumulated there and read back once per epoch.
+epoch's loss and accuracy are accumulated there and read back once per epoch. Data read by rows
+(a memory map: `scratchnet.streaming`) crosses batch by batch instead: each step reads its rows
+from the source, cast to the model's dtype, and validation reads its rows chunk by chunk.
 
 A fit is all or nothing for its arguments: `fit` checks every argument, the data, the targets,
 the weights and the validation data before it builds or touches the model, and an exception
@@ -24,6 +26,7 @@ from .evaluation import evaluate_arrays
 from .fit_checks import FitPlan, check_distributed, check_fit
 from .guards import DivergenceGuard, Rollback
 from .schedules import Clock
+from .streaming import CupyPrefetcher, RowStream, select_rows
 
 Array = Any
 
@@ -53,13 +56,16 @@ def fit(
     ----------
     model : Model
     X : array of shape (n, n_features)
-        NumPy array or an array of the model's backend.
+        NumPy array or an array of the model's backend; or data read batch by batch, never
+        whole: a memory map (``np.load(path, mmap_mode="r")``, ``np.memmap``) or an h5py- or
+        zarr-like array-like (see `scratchnet.streaming`).
     y : array of shape (n,) or (n, k)
         Targets in the head's format (see `Model.loss_and_gradients`).
     epochs : int
         Passes over the training data.
     batch_size : int or None
-        None: full-batch gradient descent (the notes' GD); 1: SGD; k: mini-batches of k rows.
+        None: full-batch gradient descent (the notes' GD; refused for X read batch by batch,
+        which it would read whole); 1: SGD; k: mini-batches of k rows.
     optimizer : str or Optimizer, optional
         ``"adam"``, ``"sgd"``, ``"momentum"``, ... or an `Optimizer`. Default: keep the model's
         optimiser (and its state) from an earlier fit, else Adam. Naming one, or passing an
@@ -143,7 +149,7 @@ def _train(model: Any, plan: FitPlan) -> History:
         model.shuffle_rng.bit_generator.state = plan.shuffle_state
         idx = be.asarray(plan.val_idx)
         wv = None if w is None else w[plan.val_idx]
-        val = (xp.take(Xd, idx, axis=0), xp.take(Y, idx, axis=0), wv)
+        val = (select_rows(Xd, plan.val_idx, be), xp.take(Y, idx, axis=0), wv)
     if plan.optimizer is not None:
         if plan.schedule is not None:
             plan.optimizer.schedule = plan.schedule
@@ -246,9 +252,11 @@ class _Loop:
         self.shuffle = shuffle and not self.full_batch  # GD's sum does not depend on row order
         self.augment = augment
         self.classifier = model.head.is_classifier
+        #: X is read from a memory map (or another source) one batch at a time
+        self.stream = isinstance(Xd, RowStream)
         if self.full_batch and n_train != Xd.shape[0]:
             idx = be.asarray(train_idx)
-            self.Xd = self.xp.take(Xd, idx, axis=0)
+            self.Xd = select_rows(Xd, train_idx, be)
             self.Y = self.xp.take(Y, idx, axis=0)
             self.w_dev = None if w is None else self.xp.take(self.w_dev, idx, axis=0)
             self.w_host = None if w is None else w[train_idx]
@@ -260,9 +268,10 @@ class _Loop:
         """(X, Y, w) of the training rows (held-out rows left out), for measuring a loss."""
         if self.train_idx.shape[0] == self.Xd.shape[0]:
             return self.Xd, self.Y, self.w_host
-        idx = self.model.backend.asarray(self.train_idx)
+        be = self.model.backend
+        idx = be.asarray(self.train_idx)
         w = None if self.w_host is None else self.w_host[self.train_idx]
-        return self.xp.take(self.Xd, idx, axis=0), self.xp.take(self.Y, idx, axis=0), w
+        return select_rows(self.Xd, self.train_idx, be), self.xp.take(self.Y, idx, axis=0), w
 
     def batches(self, order: np.ndarray) -> list[tuple[int, int, int, np.ndarray | None]]:
         """Per step: (start, stop) of this process's rows in ``order``, and the number and
@@ -271,6 +280,15 @@ class _Loop:
             return self.dist.epoch_batches(order, self.bounds, self.w_host)
         w = self.w_host
         return [(a, b, b - a, None if w is None else w[order[a:b]]) for a, b in self.bounds]
+
+    def stream_reads(self, order: np.ndarray, steps: list) -> Any:
+        """The epoch's batches of X read from its `RowStream`, one at a time, on the device: on
+        CuPy the next batch's copy overlaps the current step (`CupyPrefetcher`); elsewhere
+        each batch is read when its step asks for it."""
+        batches = [order[start:stop] for start, stop, _, _ in steps]
+        if self.model.backend.name == "cupy":
+            return iter(CupyPrefetcher(self.Xd, batches))
+        return (self.Xd.take(rows) for rows in batches)
 
     def run_epoch(self, epoch: int, callbacks: list[Callback]) -> dict[str, float]:
         model, xp, dist = self.model, self.xp, self.dist
@@ -288,13 +306,17 @@ class _Loop:
                 Clock(model.steps_done, epoch, epoch + 1 / self.steps, model.samples_seen)
             )
         listeners = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
-        for b, (start, stop, rows, w_rows) in enumerate(self.batches(order)):
+        steps = self.batches(order)
+        reads = self.stream_reads(order, steps) if self.stream else None
+        for b, (start, stop, rows, w_rows) in enumerate(steps):
             if whole:
                 Xb, Yb, wb = self.Xd, self.Y, self.w_dev
                 w_rows = self.w_host
+                if reads is not None:
+                    Xb = next(reads)
             else:
                 idx = order_dev[start:stop]
-                Xb = xp.take(self.Xd, idx, axis=0)
+                Xb = xp.take(self.Xd, idx, axis=0) if reads is None else next(reads)
                 Yb = xp.take(self.Y, idx, axis=0)
                 wb = None if self.w_dev is None else xp.take(self.w_dev, idx, axis=0)
             if w_rows is not None and model.reduction == "mean" and not w_rows.sum() > 0:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .backends import Backend, describe_array, library_of, to_device, to_numpy
+from .streaming import RowStream, is_streamed
 
 #: rows per chunk when scanning large host arrays for NaN/inf (keeps the scan's memory small)
 _SCAN_ROWS = 8192
@@ -141,6 +142,11 @@ def check_features(
         Not 2-D, empty, NaN/inf, a finite value that overflows ``dtype`` (float64 data for a
         float32 model), wrong feature count, another device, a masked array with masked entries.
     """
+    if isinstance(X, RowStream):  # checked by `stream_features`; its shape against the model
+        if X.backend is backend and X.dtype == dtype:
+            _check_shape(X.shape, n_features, name, expected)
+            return X
+        X = X.source
     check_library(X, backend, name)
     if backend.is_native(X) and backend.name != "numpy":
         xp = backend.xp
@@ -156,6 +162,53 @@ def check_features(
     _check_shape(arr.shape, n_features, name, expected)
     check_finite_host(arr, name, numpy_float(backend, dtype))
     return backend.asarray(arr, dtype=dtype)
+
+
+def stream_features(
+    X: Any,
+    backend: Backend,
+    dtype: Any,
+    n_features: int | None = None,
+    name: str = "X",
+    expected: str | None = None,
+) -> Any:
+    """A checked `RowStream` of X when X is read by rows (`scratchnet.streaming.is_streamed`:
+    memory maps, h5py/zarr-like array-likes), else X unchanged for `check_features`.
+
+    The checks are those of `check_features` (numeric dtype, 2-D, not empty, the feature count,
+    no NaN/inf, no value that overflows ``dtype``), made by reading the rows in chunks of about
+    `scratchnet.streaming.CHUNK_BYTES`; nothing the size of X is allocated.
+
+    Returns
+    -------
+    RowStream of shape (n_samples, n_features), or X itself
+    """
+    if isinstance(X, RowStream) or not is_streamed(X):
+        return X
+    refuse_unsupported(X, name)
+    try:
+        kind = np.dtype(X.dtype).kind
+    except TypeError as exc:
+        raise TypeError(f"{name} must be a numeric array, got dtype {X.dtype!r} ({exc})") from exc
+    if kind not in "biuf":
+        raise TypeError(
+            f"{name} must be a numeric array (bool, int or float), got dtype {np.dtype(X.dtype)}"
+        )
+    _check_shape(tuple(int(d) for d in X.shape), n_features, name, expected)
+    stream = RowStream(X, backend, dtype)
+    target = numpy_float(backend, dtype)
+    for start, block in stream.chunks():
+        check_finite_host(block, name, target, offset=start)
+    return stream
+
+
+def inference_features(
+    X: Any, backend: Backend, dtype: Any, n_features: int | None, name: str = "X"
+) -> Any:
+    """X checked for inference: a `RowStream` read chunk by chunk where X is read by rows (a
+    memory map), else the device array of `check_features`."""
+    Xs = stream_features(X, backend, dtype, n_features, name)
+    return check_features(Xs, backend, dtype, n_features, name)
 
 
 def numpy_float(backend: Backend, dtype: Any) -> np.dtype:
@@ -213,20 +266,22 @@ def _check_shape(
         )
 
 
-def check_finite_host(arr: np.ndarray, name: str, target: Any = None) -> None:
+def check_finite_host(arr: np.ndarray, name: str, target: Any = None, offset: int = 0) -> None:
     """Raise `ValueError` if a host array holds NaN or inf, or, when ``target`` (a NumPy float
     dtype) is narrower than the array's, a finite value that overflows to inf in ``target``.
 
     Scanned in chunks of rows to keep the memory small. Without a narrowing cast it is one
     ``isfinite`` pass; with one, a per-column max and min (NaN propagates through both), so the
-    overflow check costs no extra pass. Errors name the row and column of the first offender.
+    overflow check costs no extra pass. Errors name the row and column of the first offender;
+    ``offset`` is the row number of ``arr``'s first row (a chunk of a larger array).
     """
     if arr.dtype.kind != "f":
         return  # integers and bools are finite and fit every float dtype we train in
     narrowing = target is not None and arr.dtype.itemsize > np.dtype(target).itemsize
     flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
-    for start in range(0, flat.shape[0], _SCAN_ROWS):
-        chunk = flat[start : start + _SCAN_ROWS]
+    for begin in range(0, flat.shape[0], _SCAN_ROWS):
+        chunk = flat[begin : begin + _SCAN_ROWS]
+        start = begin + offset
         if not narrowing:
             if not np.isfinite(chunk).all():
                 _raise_nonfinite(chunk, start, arr.ndim, name)
