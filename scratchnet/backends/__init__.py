@@ -8,7 +8,7 @@ A reading order for newcomers, each module importing only those before it:
 * ``numpy_backend``, ``cupy_backend``, ``torch_backend``, ``jax_backend``, ``strict_backend`` - one
   library each, with its ``probe(device)``; the library itself is imported inside functions;
 * `registry` - `get_backend` (cached per library and device), ``"auto"``, `available_backends`;
-* `transfer` - `to_device`, `to_numpy`, `library_of`.
+* `transfer` - `to_device`, `to_numpy`, `library_of`, `data_pointer`.
 
 >>> from scratchnet.backends import get_backend
 >>> be = get_backend("numpy")
@@ -19,7 +19,7 @@ A reading order for newcomers, each module importing only those before it:
 from .base import Backend, BackendStatus, DeviceRNG
 from .devices import DeviceSpec, parse_device
 from .registry import BACKEND_NAMES, available_backends, get_backend
-from .transfer import describe_array, library_of, to_device, to_numpy
+from .transfer import data_pointer, describe_array, library_of, to_device, to_numpy
 
 __all__ = [
     "BACKEND_NAMES",
@@ -28,6 +28,7 @@ __all__ = [
     "DeviceRNG",
     "DeviceSpec",
     "available_backends",
+    "data_pointer",
     "describe_array",
     "get_backend",
     "library_of",

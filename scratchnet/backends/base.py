@@ -193,9 +193,48 @@ class Backend(ABC):
             True forces a copy; None copies only when needed.
         """
 
-    def to_numpy(self, x: Any) -> np.ndarray:
-        """Copy an array of this library, on any of its devices, to a host `numpy.ndarray`."""
-        return np.asarray(x)
+    def to_numpy(self, x: Any, copy: bool | None = None) -> np.ndarray:
+        """An array of this library, on any of its devices, as a host `numpy.ndarray`.
+
+        Parameters
+        ----------
+        x : array of this library
+        copy : bool, optional
+            None (the default) shares memory where the library hands over host memory
+            (NumPy itself, PyTorch and JAX on the CPU) and copies otherwise; True always
+            returns a fresh, writable array; False never copies and raises `ValueError` where
+            the data is not in host memory.
+        """
+        try:
+            return np.asarray(x) if copy is None else np.array(x, copy=copy)
+        except ValueError as exc:
+            raise ValueError(
+                f"to_numpy(copy=False) cannot share this array's memory: {exc}"
+            ) from exc
+
+    # ----- DLPack: sharing memory with other libraries -------------------------------------
+    #: True where every array of the library is writable (PyTorch, CuPy). Such a backend copies
+    #: what it imports from a read-only buffer (a JAX array, a read-only NumPy array), so that an
+    #: in-place operation cannot change memory whose owner treats it as immutable.
+    writable_imports: bool = False
+
+    def dlpack_device(self) -> tuple[int, int] | None:
+        """This backend's device in DLPack's numbering, ``(device_type, index)``: ``(1, 0)`` for
+        the CPU, ``(2, N)`` for CUDA device N; None where DLPack cannot reach it."""
+        return (1, 0)
+
+    def from_dlpack(self, x: Any) -> Any:
+        """An array of this library sharing the memory of ``x`` (any object with
+        ``__dlpack__``), on the device ``x`` lives on.
+
+        Raises
+        ------
+        BufferError, TypeError, RuntimeError, ValueError
+            Where the two libraries cannot exchange this array (unsupported dtype, a tensor
+            that requires a gradient, a device this library cannot address); callers then copy
+            through the host.
+        """
+        return self.xp.from_dlpack(x)
 
     def synchronize(self) -> None:
         """Block until queued device work has finished (a no-op on the CPU)."""

@@ -130,6 +130,7 @@ class CupyBackend(Backend):
     """CuPy arrays on one GPU; optimiser updates run in place."""
 
     name = "cupy"
+    writable_imports = True  # its arrays are always writable: see Backend.writable_imports
 
     def __init__(self, device: Any = None) -> None:
         cupy, index = resolve_device(device)
@@ -152,8 +153,20 @@ class CupyBackend(Backend):
         # A new Device per call: each keeps its own stack of devices to restore (thread-safe).
         return self._cupy.cuda.Device(self.device.id)
 
-    def to_numpy(self, x):
+    def to_numpy(self, x, copy=None):
+        if copy is False:
+            raise ValueError(
+                "to_numpy(copy=False) cannot share memory with a CuPy array: it lives in GPU "
+                "memory, which NumPy cannot read; use copy=None or True"
+            )
         return self._cupy.asnumpy(x)
+
+    def dlpack_device(self) -> tuple[int, int]:
+        return (2, int(self.device.id))
+
+    def from_dlpack(self, x):
+        with self.activate():
+            return self._cupy.from_dlpack(x)
 
     def synchronize(self) -> None:
         self.device.synchronize()

@@ -135,12 +135,28 @@ class JaxBackend(Backend):
 
     def asarray(self, x, dtype=None, copy=None):
         if not self.is_native(x):
-            x = np.asarray(x)
-        out = self.xp.asarray(x, dtype=dtype)
+            x = np.asarray(x)  # jnp.asarray copies host data (measured: JAX 0.10, CPU)
+        out = self.xp.asarray(x, dtype=dtype, copy=True if copy else None)
         return self._jax.device_put(out, self.device)
 
-    def to_numpy(self, x):
-        return np.asarray(x)
+    def to_numpy(self, x, copy=None):
+        if copy is False:
+            if {d.platform for d in x.devices()} != {"cpu"}:
+                raise ValueError(
+                    f"to_numpy(copy=False) cannot share memory with a JAX array on {x.devices()}: "
+                    "NumPy reads host memory only; use copy=None or True"
+                )
+            return np.from_dlpack(x)  # a read-only view: JAX arrays are immutable
+        return np.asarray(x) if copy is None else np.array(x, copy=True)
+
+    def dlpack_device(self) -> tuple[int, int] | None:
+        kind = {"cpu": 1, "gpu": 2, "cuda": 2, "rocm": 10}.get(self.device.platform)
+        if kind is None:
+            return None
+        return (kind, 0 if kind == 1 else int(getattr(self.device, "local_hardware_id", 0)))
+
+    def from_dlpack(self, x):
+        return self.xp.from_dlpack(x)
 
     def synchronize(self) -> None:
         # Block on a tiny computation placed on the device: JAX executes in order per device.

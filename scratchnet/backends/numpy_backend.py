@@ -74,5 +74,9 @@ class NumpyBackend(Backend):
     def asarray(self, x, dtype=None, copy=None):
         return np.array(x, dtype=dtype, copy=copy)
 
+    def from_dlpack(self, x: Any) -> np.ndarray:
+        # read-only where the source is (JAX arrays, read-only NumPy arrays)
+        return np.from_dlpack(x)
+
     def make_rng(self, seed: int) -> DeviceRNG:
         return NumpyRNG(seed)

@@ -71,8 +71,12 @@ class StrictBackend(Backend):
             return self.xp.asarray(x, dtype=dtype, copy=copy)
         return self.xp.asarray(np.asarray(x), dtype=dtype, device=self.device, copy=copy)
 
-    def to_numpy(self, x):
-        return np.from_dlpack(x).copy()
+    def to_numpy(self, x, copy=None):
+        view = np.from_dlpack(x)  # every array-api-strict device keeps its data in host memory
+        return view if copy is False else view.copy()
+
+    def from_dlpack(self, x):
+        return self.xp.from_dlpack(x, device=self.device)
 
     def device_spec(self) -> str:
         return str(self.device._device)

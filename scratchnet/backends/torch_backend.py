@@ -139,6 +139,7 @@ class TorchBackend(Backend):
     """PyTorch tensors on ``"cpu"`` or ``"cuda[:N]"``; optimiser updates run in place."""
 
     name = "torch"
+    writable_imports = True  # its arrays are always writable: see Backend.writable_imports
 
     def __init__(self, device: Any = None) -> None:
         torch, dev = resolve_device(device)
@@ -164,8 +165,27 @@ class TorchBackend(Backend):
             out = self._torch.as_tensor(host, dtype=dtype, device=self.device)
         return out.clone() if copy else out
 
-    def to_numpy(self, x):
-        return x.detach().cpu().numpy()
+    def to_numpy(self, x, copy=None):
+        x = x.detach()
+        if x.device.type != "cpu":
+            if copy is False:
+                raise ValueError(
+                    f"to_numpy(copy=False) cannot share memory with a tensor on {x.device}: "
+                    "NumPy reads host memory only; use copy=None or True"
+                )
+            return x.cpu().numpy()  # the transfer to the host is the copy
+        out = x.numpy()  # shares the tensor's memory
+        return out.copy() if copy else out
+
+    def dlpack_device(self) -> tuple[int, int] | None:
+        if self.device.type == "cpu":
+            return (1, 0)
+        if self.device.type == "cuda":
+            return (2, int(self.device.index))
+        return None
+
+    def from_dlpack(self, x):
+        return self._torch.from_dlpack(x)
 
     def synchronize(self) -> None:
         if self.device.type == "cuda":

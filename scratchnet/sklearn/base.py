@@ -4,9 +4,11 @@ into a scratchnet `Model` and optimiser, trains with scikit-learn's stopping rul
 
 from __future__ import annotations
 
+import os
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,14 +20,14 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from .. import validation as check
 from ..activations import activation_names, get_activation
-from ..backends import to_device, to_numpy
+from ..backends import library_of, to_device, to_numpy
 from ..backends.registry import BACKEND_NAMES
 from ..data import split_indices
 from ..initializers import SklearnGlorot, get_initializer
 from ..model import Model
 from ..optimizers import SGD, Adam, Optimizer
 from ..schedules import AdaptiveRate, Constant, InverseScaling, Schedule
-from .inputs import InputChecks, take_rows
+from .inputs import InputChecks, dispatch_enabled, take_rows
 from .layout import draw_sklearn_initial_parameters, inference_parameters
 from .stopping import NoImprovementStopping
 
@@ -247,13 +249,16 @@ class _BaseMLP(InputChecks, BaseEstimator, ABC):
                 f"{self.validation_fraction}"
             )
         first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        backend = self._training_backend(X) if first_pass else None
         if not first_pass:
             self._check_same_architecture(hidden, acts, rates)
-        X, y = self._check_X_y(X, y, reset=first_pass)
+        X, y = self._check_X_y(X, y, reset=first_pass, backend=backend)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         n = int(X.shape[0])
         w = None
+        if dispatch_enabled() and library_of(sample_weight) not in (None, "numpy"):
+            sample_weight = to_numpy(sample_weight)  # weights are checked on the host
         if sample_weight is not None:  # scikit-learn's checks and messages (scalars allowed)
             rows = X if isinstance(X, np.ndarray) else np.empty((n, 0))
             w = _check_sample_weight(
@@ -263,7 +268,9 @@ class _BaseMLP(InputChecks, BaseEstimator, ABC):
         class_weight = self._core_class_weight(incremental)
 
         if first_pass:
-            self._initialize(hidden, acts, rates, int(X.shape[1]), n_outputs)
+            self._initialize(hidden, acts, rates, int(X.shape[1]), n_outputs, backend)
+            self._record_input_library(X)
+            self._place_labels(self._returns_device_arrays(X))
         model = self.model_
         model.l2 = float(self.alpha)
         if incremental and model.optimizer is not None:
@@ -354,8 +361,12 @@ class _BaseMLP(InputChecks, BaseEstimator, ABC):
         rates: tuple[float, ...],
         n_features: int,
         n_outputs: int,
+        backend: Any = None,
     ) -> None:
         """A fresh network and fresh counters (first fit, or a fit without warm start).
+
+        ``backend`` is the `Backend` to train on (`_training_backend`); None means the
+        ``backend`` and ``device`` parameters.
 
         ``init=None`` gives scikit-learn's initial network (`draw_sklearn_initial_parameters`),
         ``"auto"`` the `Model`'s choice by activation, anything else the Model's ``init``."""
@@ -374,8 +385,8 @@ class _BaseMLP(InputChecks, BaseEstimator, ABC):
             dropout=rates,
             batch_norm=bool(self.batch_norm),
             reduction="mean",
-            backend=self.backend,
-            device=self.device,
+            backend=self.backend if backend is None else backend,
+            device=self.device if backend is None else None,
             dtype=self.dtype,
             seed=seed,
         ).build(n_features, n_outputs)
@@ -401,6 +412,17 @@ class _BaseMLP(InputChecks, BaseEstimator, ABC):
     def _core_class_weight(self, incremental: bool) -> Any:
         """``class_weight`` in `Model.fit`'s terms (class indices); regressors have none."""
         return None
+
+    def _place_labels(self, on_device: bool) -> None:
+        """Put fitted label attributes where predictions go (classifiers: ``classes_``)."""
+
+    def _host_score(self, metric: Any, X: Any, y: Any, sample_weight: Any) -> float:
+        """``metric(y, predict(X))`` on the host, as a float: under ``array_api_dispatch``
+        predictions may be device arrays and ``y`` a NumPy array (labels may be strings), so
+        both are brought home before scikit-learn's metric compares them."""
+        pred = to_numpy(self.predict(X))
+        w = None if sample_weight is None else to_numpy(sample_weight)
+        return float(metric(to_numpy(y), pred, sample_weight=w))
 
     # ------------------------------------------------------------------------------------------
     # fitted network in scikit-learn's layout
@@ -430,6 +452,19 @@ class _BaseMLP(InputChecks, BaseEstimator, ABC):
         check_is_fitted(self, "model_")
         return {"sigmoid": "logistic"}.get(self.model_.output, self.model_.output)
 
+    def export(self, path: str | os.PathLike, format: str = "onnx") -> Path:
+        """Write the fitted network as an ONNX graph (see `scratchnet.Model.export`).
+
+        The graph maps ``X`` (float32, [N, n_features]) to ``predict_proba`` for classifiers
+        (columns in the order of ``classes_``: column j is the probability of ``classes_[j]``)
+        and to the predictions for regressors. Labels are not in the graph: map the arg-max
+        column j back with ``classes_[j]``.
+        """
+        check_is_fitted(self, "model_")
+        from ..export import export_model
+
+        return export_model(self, path, format)
+
     # ------------------------------------------------------------------------------------------
     # pickling: ``model_`` pickles by itself (`Model.__reduce__`), optimiser and schedule included
     def __getstate__(self) -> dict[str, Any]:
@@ -444,4 +479,5 @@ class _BaseMLP(InputChecks, BaseEstimator, ABC):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         tags.input_tags.allow_nan = False
+        tags.array_api_support = True  # under array_api_dispatch the network follows X
         return tags

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from array_api_compat import array_namespace
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 
-from ..backends import to_numpy
+from ..backends import library_of, to_device, to_numpy
 from .base import _BaseMLP
 from .docstrings import fill_docstring
 
@@ -36,7 +37,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels (``arange(n_labels)`` for multi-label y).
+        Class labels (``arange(n_labels)`` for multi-label y). Under ``array_api_dispatch`` with
+        ``X`` of another library, numeric and bool labels are an array of that library on ``X``'s
+        device; string labels stay NumPy.
     {attributes}
 
     Examples
@@ -170,10 +173,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self._set_classes(y, multilabel, incremental, classes)
         else:
             self._check_known_classes(y, multilabel, incremental, classes)
+        classes = self._host_classes()
         if self._multilabel:
-            return y.astype(np.int64), len(self.classes_), None
-        idx = np.searchsorted(self.classes_, y).astype(np.int64)
-        return idx, (1 if len(self.classes_) == 2 else len(self.classes_)), idx
+            return y.astype(np.int64), len(classes), None
+        idx = np.searchsorted(classes, y).astype(np.int64)
+        return idx, (1 if len(classes) == 2 else len(classes)), idx
+
+    def _host_classes(self) -> np.ndarray:
+        """``classes_`` as a NumPy array (it is a device array after a fit under dispatch)."""
+        return to_numpy(self.classes_)
+
+    def _place_labels(self, on_device: bool) -> None:
+        """Under dispatch, numeric and bool ``classes_`` move to the network's device, as
+        scikit-learn's array-API estimators keep them; strings cannot and stay NumPy."""
+        if on_device and self._host_classes().dtype.kind in "biuf":
+            self.classes_ = to_device(self.classes_, self.model_.backend)
 
     def _set_classes(self, y, multilabel, incremental, classes) -> None:
         if incremental and classes is None:
@@ -186,6 +200,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     f"np.arange({y.shape[1]}), got {classes!r}"
                 )
         elif incremental:
+            if library_of(classes) not in (None, "numpy"):
+                classes = to_numpy(classes)  # labels are handled on the host
             labels = unique_labels(classes)
             unknown = np.setdiff1d(np.unique(y), labels)
             if unknown.size:
@@ -207,29 +223,29 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 "y is multi-label but the fitted model is not, or the other way round; refit "
                 "with warm_start=False"
             )
-        if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+        known = self._host_classes()
+        if classes is not None and not np.array_equal(np.unique(to_numpy(classes)), known):
             raise ValueError(
                 f"classes={classes!r} is not the same as on the first call to partial_fit, "
-                f"was {self.classes_!r}"
+                f"was {known!r}"
             )
         if multilabel:
-            if y.shape[1] != len(self.classes_):
+            if y.shape[1] != len(known):
                 raise ValueError(
-                    f"y has {y.shape[1]} labels but the model was fitted with {len(self.classes_)}"
+                    f"y has {y.shape[1]} labels but the model was fitted with {len(known)}"
                 )
             return
         present = np.unique(y)
         if self.warm_start and not incremental:
-            if not np.array_equal(present, self.classes_):
+            if not np.array_equal(present, known):
                 raise ValueError(
                     "warm_start can only be used where y has the same classes as in the "
-                    f"previous call to fit. Previously got {self.classes_}, y has {present}"
+                    f"previous call to fit. Previously got {known}, y has {present}"
                 )
-        unknown = np.setdiff1d(present, self.classes_)
+        unknown = np.setdiff1d(present, known)
         if unknown.size:
             raise ValueError(
-                f"y has classes {unknown.tolist()} that are not in classes_ "
-                f"{self.classes_.tolist()}"
+                f"y has classes {unknown.tolist()} that are not in classes_ {known.tolist()}"
             )
 
     def _core_class_weight(self, incremental: bool) -> Any:
@@ -245,20 +261,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     "which partial_fit does not see; pass a dict of weights instead"
                 )
             return cw
-        unknown = [label for label in cw if label not in set(self.classes_.tolist())]
+        known = self._host_classes().tolist()
+        unknown = [label for label in cw if label not in set(known)]
         if unknown:
-            raise ValueError(
-                f"class_weight has labels {unknown} that are not in classes_ "
-                f"{self.classes_.tolist()}"
-            )
-        lookup = {label: i for i, label in enumerate(self.classes_.tolist())}
+            raise ValueError(f"class_weight has labels {unknown} that are not in classes_ {known}")
+        lookup = {label: i for i, label in enumerate(known)}
         return {lookup[label]: weight for label, weight in cw.items()}
 
     def _validation_score(self, X_val, y_val, w_val):
         pred = to_numpy(self.model_.predict(X_val))
         return float(accuracy_score(y_val, pred, sample_weight=w_val))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any) -> Any:
         """Predicted class labels.
 
         Parameters
@@ -268,14 +282,22 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Returns
         -------
         ndarray of shape (n_samples,), or (n_samples, n_labels) 0/1 for multi-label y
+            NumPy, or under ``array_api_dispatch`` an array of ``X``'s library and device
+            (string labels: NumPy).
         """
-        X = self._check_X(X)
-        idx = to_numpy(self.model_.predict(X))
+        on_device = self._returns_device_arrays(X)
+        X = self._check_X(X, "predict")
+        idx = self.model_.predict(X)
+        xp = self.model_.backend.xp
         if self._multilabel:
-            return idx.astype(np.int64)
-        return self.classes_[idx]
+            return xp.astype(idx, xp.int64) if on_device else to_numpy(idx).astype(np.int64)
+        classes = self._host_classes()
+        if on_device and classes.dtype.kind in "biuf":
+            labels = to_device(self.classes_, self.model_.backend)  # no copy where it is there
+            return xp.take(labels, idx, axis=0)
+        return classes[to_numpy(idx)]
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any) -> Any:
         """Class probabilities, columns in the order of ``classes_``.
 
         Parameters
@@ -286,14 +308,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         ndarray of shape (n_samples, n_classes)
             Rows sum to 1, except for multi-label y where each column is one label's probability.
+            NumPy, or under ``array_api_dispatch`` an array of ``X``'s library and device.
         """
-        X = self._check_X(X)
-        P = to_numpy(self.model_.predict_proba(X))
+        on_device = self._returns_device_arrays(X)
+        X = self._check_X(X, "predict_proba")
+        P = self._output(self.model_.predict_proba(X), on_device)
         if not self._multilabel and P.shape[1] == 1:
-            P = np.concatenate([1.0 - P, P], axis=1)
+            xp = array_namespace(P)
+            P = xp.concat([1.0 - P, P], axis=1)
         return P
 
-    def predict_log_proba(self, X: Any) -> np.ndarray:
+    def predict_log_proba(self, X: Any) -> Any:
         """Logarithm of `predict_proba`, computed stably from the logits.
 
         Parameters
@@ -303,15 +328,37 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            NumPy, or under ``array_api_dispatch`` an array of ``X``'s library and device.
         """
-        X = self._check_X(X)
-        F = to_numpy(self.model_.decision_function(X))
+        on_device = self._returns_device_arrays(X)
+        X = self._check_X(X, "predict_log_proba")
+        F = self._output(self.model_.decision_function(X), on_device)
+        xp = array_namespace(F)
         if self.model_.output == "softmax":
-            top = F.max(axis=1, keepdims=True)
-            return F - (top + np.log(np.exp(F - top).sum(axis=1, keepdims=True)))
+            top = xp.max(F, axis=1, keepdims=True)
+            return F - (top + xp.log(xp.sum(xp.exp(F - top), axis=1, keepdims=True)))
+        zero = xp.zeros_like(F)
         if self._multilabel:
-            return -np.logaddexp(0.0, -F)  # log sigma(f)
-        return np.concatenate([-np.logaddexp(0.0, F), -np.logaddexp(0.0, -F)], axis=1)
+            return -xp.logaddexp(zero, -F)  # log sigma(f)
+        return xp.concat([-xp.logaddexp(zero, F), -xp.logaddexp(zero, -F)], axis=1)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy of `predict` on (X, y), as a float.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Under ``array_api_dispatch``: NumPy, or an array of ``X``'s library.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        float
+        """
+        if not self._dispatching():
+            return super().score(X, y, sample_weight)
+        return self._host_score(accuracy_score, X, y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

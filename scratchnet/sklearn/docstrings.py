@@ -63,9 +63,13 @@ COMMON_PARAMS_DOC = """
         ``"lecun_normal"``, ...) or a callable ``(shape, rng) -> ndarray`` draws the weights of
         every layer. With ``"auto"``, a name or a callable the biases start at zero.
     backend : {"numpy", "cupy", "torch", "jax", "array_api_strict", "auto"}, default="numpy"
-        Array library that trains the network; ``"auto"`` is CuPy when a GPU is usable.
+        Array library that trains the network; ``"auto"`` is CuPy when a GPU is usable. Under
+        scikit-learn's ``array_api_dispatch`` an ``X`` of PyTorch, CuPy, JAX or array-api-strict
+        decides instead: the network trains on that library and ``X``'s device, and predictions
+        come back there (``"numpy"`` and ``"auto"`` follow the input; another library raises
+        ValueError).
     device : optional
-        Device of the backend (``"cuda:1"``, ...).
+        Device of the backend (``"cuda:1"``, ...); under dispatch, None follows ``X``.
     dtype : {"float64", "float32"}, default="float64"
         Precision of the network (float64 matches scikit-learn; float32 is faster on a GPU)."""
 

@@ -86,7 +86,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             return float("nan")
         return float(r2_score(y_val, pred, sample_weight=w_val))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any) -> Any:
         """Predicted values.
 
         Parameters
@@ -96,9 +96,29 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         Returns
         -------
         ndarray of shape (n_samples,) for one output, else (n_samples, n_outputs)
+            NumPy, or under ``array_api_dispatch`` an array of ``X``'s library and device.
         """
+        on_device = self._returns_device_arrays(X)
         X = self._check_X(X)
-        return to_numpy(self.model_.predict(X))
+        return self._output(self.model_.predict(X), on_device)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Coefficient of determination R^2 = 1 - SS_res / SS_tot of `predict` on (X, y).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Under ``array_api_dispatch``: NumPy, or an array of ``X``'s library.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        float
+        """
+        if not self._dispatching():
+            return super().score(X, y, sample_weight)
+        return self._host_score(r2_score, X, y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
