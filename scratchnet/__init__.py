@@ -24,7 +24,7 @@ from . import (
     testing,
 )
 from .backends import available_backends, get_backend, to_device, to_numpy
-from .callbacks import Callback, History, ModelCheckpoint, ProgressBar
+from .callbacks import Callback, History, LayerStats, ModelCheckpoint, ProgressBar
 from .guards import TrainingDivergedWarning
 from .model import Model, load
 from .optimizers import SGD, AdaGrad, Adam, AdamW, RMSProp
@@ -39,6 +39,7 @@ __all__ = [
     "Callback",
     "EarlyStopping",
     "History",
+    "LayerStats",
     "Model",
     "ModelCheckpoint",
     "ProgressBar",

@@ -1,4 +1,6 @@
-"""Hooks into fit(): History, a progress bar, checkpoints. Early stopping lives in `regularization`.
+"""Hooks into fit(): History, a progress bar, checkpoints, per-layer statistics (`LayerStats`).
+
+Early stopping lives in `regularization`.
 
 A callback sees the model and the per-epoch logs (Python floats: ``loss``, ``accuracy``,
 ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``). Batch hooks receive no loss value: reading one
@@ -12,6 +14,15 @@ import math
 import sys
 from pathlib import Path
 from typing import Any
+
+from .layer_stats import (
+    SATURATION_THRESHOLD,
+    EpochSums,
+    activation_step_stats,
+    dense_step_stats,
+    frobenius_norm,
+)
+from .layers import Activation, Dense
 
 
 class Callback:
@@ -57,10 +68,14 @@ class History(Callback):
         Epoch after which training stopped early.
     best_epoch : int or None
         Epoch whose weights were restored, if any were.
+    layers : dict of str -> dict of str -> list of float
+        Per-layer statistics by layer name, then statistic (``"dense1"`` -> ``"grad_norm"`` ->
+        one value per epoch), filled by the `LayerStats` callback; empty without it.
     """
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
+        self.layers: dict[str, dict[str, list[float]]] = {}
         self.epoch: list[int] = []
         self.stopped_by: str | None = None
         self.stopped_epoch: int | None = None
@@ -86,11 +101,14 @@ class History(Callback):
             "stopped_by": self.stopped_by,
             "stopped_epoch": self.stopped_epoch,
             "best_epoch": self.best_epoch,
+            "layers": {name: {k: [None if not math.isfinite(v) else v for v in vals]
+                              for k, vals in stats.items()}
+                       for name, stats in self.layers.items()},
         }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
-        """Inverse of `to_dict` (missing values come back as NaN)."""
+        """Inverse of `to_dict` (missing and non-finite values come back as NaN)."""
         h = cls()
         h.history = {k: [math.nan if v is None else float(v) for v in vals]
                      for k, vals in data.get("history", {}).items()}  # fmt: skip
@@ -98,6 +116,12 @@ class History(Callback):
         h.stopped_by = data.get("stopped_by")
         h.stopped_epoch = data.get("stopped_epoch")
         h.best_epoch = data.get("best_epoch")
+        layers = data.get("layers") or {}  # files written before LayerStats have none
+        if not isinstance(layers, dict) or not all(isinstance(v, dict) for v in layers.values()):
+            raise ValueError("history 'layers' must map layer names to {statistic: [values]}")
+        h.layers = {str(name): {str(k): [math.nan if v is None else float(v) for v in vals]
+                                for k, vals in stats.items()}
+                    for name, stats in layers.items()}  # fmt: skip
         return h
 
     def __repr__(self) -> str:
@@ -276,3 +300,88 @@ class ModelCheckpoint(Callback):
         path = self.path.replace("{epoch}", str(epoch + 1))
         self.model.save(path, include_optimizer=self.include_optimizer)
         self.saved.append(path)
+
+
+class LayerStats(Callback):
+    """Per-epoch, per-layer statistics of training, kept in ``history.layers``.
+
+    For each Dense layer (the output layer included): ``grad_norm``, the mean over the epoch's
+    steps of ||dL/dB(l)||_F; ``update_ratio``, the mean of ||delta B(l)||_F / ||B(l)||_F where
+    delta B(l) is the change the optimiser made in a step and B(l) the weights before it; and
+    ``weight_norm``, ||B(l)||_F at the end of the epoch. For each activation layer: ``mean`` and
+    ``std`` of its output H, plus ``dead_fraction`` (relu family) or ``saturated_fraction``
+    (sigmoid, tanh), averaged over steps (see `scratchnet.layer_stats`).
+
+    The gradient is the one the optimiser received: the objective's, L2 term included, before
+    any clipping. Statistics are computed on the device after each optimiser step and read back
+    once per epoch (one transfer); the cost per step is one copy of the parameter buffer and a
+    few reductions per layer. Batches skipped because all their weights are zero are not
+    counted, and an epoch that diverged (see `scratchnet.guards.DivergenceGuard`) gets no entry.
+    Training itself is unchanged.
+
+    In a data-parallel fit (`scratchnet.distributed`) every rank keeps its own: gradients and
+    weights are the same on every rank (the gradient is read after the all-reduce), the
+    activation statistics are those of the rank's own rows.
+
+    Parameters
+    ----------
+    threshold : float
+        |u'(Z)| below which an entry of a sigmoid or tanh layer counts as saturated.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet as sn
+    >>> X = np.random.default_rng(0).normal(size=(64, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> m = sn.Model(hidden=(8,), activation="relu", seed=0)
+    >>> h = m.fit(X, y, epochs=2, batch_size=32, callbacks=[sn.callbacks.LayerStats()])
+    >>> sorted(h.layers), sorted(h.layers["dense1"])
+    (['activation1', 'dense1', 'dense2'], ['grad_norm', 'update_ratio', 'weight_norm'])
+    >>> len(h.layers["activation1"]["dead_fraction"])
+    2
+    """
+
+    def __init__(self, threshold: float = SATURATION_THRESHOLD) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or threshold <= 0:
+            raise ValueError(f"threshold must be a float > 0, got {threshold!r}")
+        self.threshold = float(threshold)
+        self._sums = EpochSums()
+        self._before: Any = None
+        self._steps_done = 0
+
+    def _weights(self, flat: Any, layer: Dense) -> Any:
+        return self.model.parameter_layout.view(flat, f"{layer.name}.B", self.model.backend.xp)
+
+    def on_epoch_begin(self, epoch, logs):
+        self._sums = EpochSums()
+        self._before = self.model.store.copy_values()
+        self._steps_done = self.model.steps_done
+
+    def on_batch_end(self, batch, logs):
+        model = self.model
+        if model.steps_done == self._steps_done:  # a skipped batch: no optimiser step was taken
+            return
+        self._steps_done = model.steps_done
+        self._sums.steps += 1
+        store = model.store
+        for layer in model.layers:
+            if isinstance(layer, Dense):
+                grad, before = self._weights(store.grads, layer), self._weights(self._before, layer)
+                self._sums.add(layer.name, dense_step_stats(grad, before, layer.params["B"]))
+            elif isinstance(layer, Activation) and "H" in layer.cache:
+                Z, H = layer.cache["Z"], layer.cache["H"]
+                self._sums.add(layer.name, activation_step_stats(layer.fn, Z, H, self.threshold))
+        self._before = store.copy_values()
+
+    def on_epoch_end(self, epoch, logs):
+        dense = [ly for ly in self.model.layers if isinstance(ly, Dense)]
+        ends = {(ly.name, "weight_norm"): frobenius_norm(ly.params["B"]) for ly in dense}
+        means = self._sums.means(self.model.backend.to_numpy, ends)
+        recorded = self.model.history.layers
+        for name, stats in means.items():
+            for stat, value in stats.items():
+                recorded.setdefault(name, {}).setdefault(stat, []).append(value)
+        for name, stats in recorded.items():  # an epoch without a step: NaN, one entry per epoch
+            for stat, values in stats.items():
+                if stat not in means.get(name, {}):
+                    values.append(math.nan)
+        self._before = None
