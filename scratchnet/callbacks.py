@@ -316,8 +316,9 @@ class LayerStats(Callback):
     any clipping. Statistics are computed on the device after each optimiser step and read back
     once per epoch (one transfer); the cost per step is one copy of the parameter buffer and a
     few reductions per layer. Batches skipped because all their weights are zero are not
-    counted, and an epoch that diverged (see `scratchnet.guards.DivergenceGuard`) gets no entry.
-    Training itself is unchanged.
+    counted. An epoch that diverged (see `scratchnet.guards.DivergenceGuard`) gets its entry as
+    training ends, from the weights it reached before the guard restored earlier ones: exploding
+    gradients show there. Training itself is unchanged.
 
     In a data-parallel fit (`scratchnet.distributed`) every rank keeps its own: gradients and
     weights are the same on every rank (the gradient is read after the all-reduce), the
@@ -385,3 +386,8 @@ class LayerStats(Callback):
                 if stat not in means.get(name, {}):
                     values.append(math.nan)
         self._before = None
+
+    def on_train_end(self, logs):
+        if self._before is not None:  # the last epoch ended without on_epoch_end: it diverged
+            with self.model.backend.quiet_floating_point():  # its norms may overflow: inf is news
+                self.on_epoch_end(None, {})

@@ -245,3 +245,17 @@ def test_the_vanishing_gradients_example_runs_and_writes_its_figure(tmp_path):
     assert first < last / 100  # the sigmoid chain's gradient vanishes towards the input
     for name in ("vanishing_gradients.png", "layer_stats_sigmoid.png"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_a_diverged_epoch_gets_its_entry_from_the_weights_it_reached():
+    X, y = _data()
+    m = sn.Model(hidden=(UNITS,), activation="relu", output="identity", seed=0)
+    stats = LayerStats()
+    with pytest.warns(sn.TrainingDivergedWarning):
+        h = m.fit(X * 1e3, y * 1e3, epochs=20, batch_size=4, optimizer="sgd", lr=10.0,
+                  callbacks=[stats])  # fmt: skip
+    assert h.stopped_by == "nan"
+    grad_norms = h.layers["dense1"]["grad_norm"]
+    assert len(grad_norms) == len(h.epoch)  # the diverged epoch is recorded too
+    last = grad_norms[-1]
+    assert not math.isfinite(last) or last > 1e3 * grad_norms[0]
