@@ -481,3 +481,19 @@ def test_the_example_runs_under_mpiexec(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 ranks" in proc.stdout and "test accuracy" in proc.stdout
     assert proc.stdout.count("test accuracy") == 1  # printed by rank 0 only
+
+
+@two_ranks
+def test_each_rank_reads_only_its_share_of_each_batch_from_a_streamed_source():
+    from test_out_of_core import CountingRows
+
+    X, y, _ = _data(192)
+    reads = {}
+    for epochs in (1, 2):
+        source = CountingRows(X)
+        _model().fit(source, y, epochs=epochs, batch_size=32, distributed=sn.distributed.MPI())
+        reads[epochs] = source.reads
+    extra = reads[2][len(reads[1]) :]  # what the second epoch read: its batches only
+    assert reads[2][: len(reads[1])] == reads[1]
+    assert sum(extra) == 192 // SIZE  # this rank's rows, not the whole set
+    assert max(extra) == 32 // SIZE  # its share of one batch per read
