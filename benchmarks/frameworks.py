@@ -497,8 +497,9 @@ class NumpyCompatRunner(NumpyDirectRunner):
 
 
 class UnfusedScratchnetRunner(ScratchnetRunner):
-    """scratchnet on NumPy with the ufunc optimiser kernels instead of the fused Numba loops
-    (what ``SCRATCHNET_NUMBA=0`` gives), to show what fusing buys in the same run."""
+    """scratchnet on NumPy with the ufunc kernels instead of the fused Numba loops (optimiser
+    update, bias add, bias gradient, ReLU both ways; what ``SCRATCHNET_NUMBA=0`` gives), to show
+    what fusing buys in the same run. Moving the model hands the layers these kernels too."""
 
     name = "scratchnet-unfused"
 

@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reference task only; wide/deep/batch-size configs; or both")  # fmt: skip
     p.add_argument("--frameworks", default="scratchnet,scratchnet-unfused,sklearn,torch,numpy",
                    help="comma list of scratchnet, scratchnet-unfused (NumPy with the ufunc "
-                   "optimiser kernels instead of Numba's fused loops), sklearn, torch, numpy "
+                   "kernels instead of Numba's fused optimiser and layer loops), sklearn, torch, numpy "
                    "(= numpy-direct and numpy-compat, the hand-written loops), numpy-direct, "
                    "numpy-compat")  # fmt: skip
     p.add_argument("--backend", choices=("numpy", "torch", "cupy", "jax"), default="numpy",

@@ -108,6 +108,8 @@ class ParameterLayout:
         self.size = position
         self.weight_stop = weight_stop
         self._by_name = {s.name: s for s in self.slots}
+        #: name -> (offset, stop, size), looked up on every step without recomputing sizes
+        self.spans = {s.name: (s.offset, s.stop, s.size) for s in self.slots}
 
     @property
     def names(self) -> list[str]:
@@ -193,6 +195,8 @@ class ParameterStore:
         self.values = values
         xp = backend.xp
         self.grads = xp.zeros((layout.size,), dtype=values.dtype, device=backend.device)
+        self._targets: dict[str, Array] = {}  # name -> view of grads handed to the layers
+        self._targets_of: Array | None = None  # the gradient buffer those views belong to
 
     @classmethod
     def from_layers(cls, layers: Sequence[Any], backend: Any, dtype: Any) -> ParameterStore:
@@ -212,8 +216,15 @@ class ParameterStore:
 
     # ----- binding ---------------------------------------------------------------------------
     def bind(self, layers: Sequence[Any]) -> None:
-        """Point every layer's ``params`` at views of `values` (after any new buffer)."""
+        """Point every layer's ``params`` at views of `values` (after any new buffer), and hand
+        every layer the store's backend kernels (after a move they are the new backend's)."""
         xp = self.backend.xp
+        kernels = getattr(self.backend, "kernels", None)
+        for layer in layers:
+            if hasattr(layer, "use_kernels"):
+                layer.use_kernels(kernels)
+        if self._targets_of is not self.grads:
+            self._hand_out_targets(layers)
         for layer in layers:
             for key in layer.params:
                 layer.params[key] = self.layout.view(self.values, f"{layer.name}.{key}", xp)
@@ -226,17 +237,35 @@ class ParameterStore:
             self.bind(layers)
 
     # ----- gradients -------------------------------------------------------------------------
+    def _hand_out_targets(self, layers: Sequence[Any]) -> None:
+        """Give each layer views of `grads` to write its gradients into (in-place libraries)."""
+        self._targets_of = self.grads
+        self._targets = self.layout.views(self.grads, self.backend.xp) if self.in_place else {}
+        for layer in layers:
+            if self.in_place and layer.params:
+                layer.grad_targets = {k: self._targets[f"{layer.name}.{k}"] for k in layer.params}
+            elif getattr(layer, "grad_targets", None) is not None:
+                layer.grad_targets = None
+
     def gather_gradients(self, layers: Sequence[Any]) -> Array:
         """Copy each layer's ``grads`` into the flat gradient buffer and return it.
 
-        In-place libraries write into the existing buffer; the others build a new one.
+        In-place libraries write into the existing buffer, skipping the gradients a layer has
+        already written into the views `bind` gave it (``layer.grad_targets``); the others build a
+        new buffer.
         """
         xp = self.backend.xp
         if self.in_place:
+            if self._targets_of is not self.grads:  # the buffer was replaced (an all-reduce)
+                self._hand_out_targets(layers)
+            targets, spans = self._targets, self.layout.spans
             for layer in layers:
                 for key, g in layer.grads.items():
-                    s = self.layout[f"{layer.name}.{key}"]
-                    self.grads[s.offset : s.stop] = xp.reshape(g, (s.size,))
+                    name = f"{layer.name}.{key}"
+                    if g is targets.get(name):  # written in place by the layer's backward
+                        continue
+                    start, stop, size = spans[name]
+                    self.grads[start:stop] = xp.reshape(g, (size,))
         else:
             arrays = {f"{ly.name}.{k}": g for ly in layers for k, g in ly.grads.items()}
             self.grads = self.layout.flatten(arrays, xp, self.values.dtype, self.backend.device)

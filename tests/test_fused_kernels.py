@@ -77,6 +77,7 @@ def test_the_numpy_backend_picks_numba_unless_switched_off(monkeypatch):
     pytest.importorskip("numba")
     from scratchnet.backends import numpy_backend
 
+    monkeypatch.delenv("SCRATCHNET_NUMBA", raising=False)  # a run with the switch off still checks
     assert numpy_backend.NumpyBackend().kernels.name == "numba"
     monkeypatch.setenv("SCRATCHNET_NUMBA", "0")
     assert numpy_backend.NumpyBackend().kernels.name == "ufunc"
@@ -127,3 +128,49 @@ def test_cupy_elementwise_kernels_equal_the_ufunc_kernels_bit_for_bit(name, dtyp
     np.testing.assert_array_equal(fused, plain)
     for slot in plain_state:
         np.testing.assert_array_equal(fused_state[slot], plain_state[slot])
+
+
+def _torch_fused_kernels():
+    skip_unavailable("torch")
+    from scratchnet.backends.torch_kernels import TorchFusedKernels
+
+    return TorchFusedKernels(sn.get_backend("torch").xp)
+
+
+@pytest.mark.parametrize("clip", sorted(CLIPS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_torch_fused_kernels_equal_the_portable_ones(name, dtype, clip):
+    kernels = _torch_fused_kernels()
+    be = sn.get_backend("torch")
+    fast, fast_state = _run(kernels, name, clip, dtype, to=be.asarray)
+    portable, portable_state = _run(PortableKernels(be.xp), name, clip, dtype, to=be.asarray)
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(fast, portable, rtol=rtol, atol=rtol)
+    for slot in portable_state:
+        np.testing.assert_allclose(fast_state[slot], portable_state[slot], rtol=rtol, atol=rtol)
+    if name.startswith("adam"):
+        assert kernels._fused_adam is not None  # the fused kernel ran, it did not fall back
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torch_adam_falls_back_to_the_chained_methods(dtype):
+    kernels = _torch_fused_kernels()
+    kernels._fused_adam = None  # as on a PyTorch without torch._fused_adam_
+    be = sn.get_backend("torch")
+    fast, _ = _run(kernels, "adam", "none", dtype, to=be.asarray)
+    portable, _ = _run(PortableKernels(be.xp), "adam", "none", dtype, to=be.asarray)
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(fast, portable, rtol=rtol, atol=rtol)
+    # arrays the fused kernel cannot take in one call (mixed dtypes) go the chained way too
+    kernels = _torch_fused_kernels()
+    import torch
+
+    p, g = torch.ones(5, dtype=torch.float64), torch.full((5,), 0.5, dtype=torch.float64)
+    m, v = torch.zeros(5, dtype=torch.float64), torch.zeros(5, dtype=torch.float64)
+    assert not kernels._adam_fused(p, g.float(), m, v, 0.1, 0.9, 0.999, 1e-8, 0.1, 0.001)
+    np.testing.assert_array_equal(p.numpy(), 1.0)  # nothing written
+    kernels.adam(p, g, m, v, 0.1, 0.9, 0.999, 1e-8, 0.1, 0.001)
+    # first step from zero moments: m_hat = g, v_hat = g^2, so p = 1 - lr g / (|g| + eps)
+    np.testing.assert_allclose(p.numpy(), 1.0 - 0.1 * 0.5 / (0.5 + 1e-8), rtol=1e-12)
+    np.testing.assert_allclose(m.numpy(), 0.05, rtol=1e-12)

@@ -121,3 +121,8 @@ class CupyFusedKernels(UfuncKernels):
             return super().decay(p, factor)
         self._kernel("scale")(p.dtype.type(factor), p)
         return p
+
+    def product(self, A, B, out=None):
+        # a new array, copied into the gradient buffer by the store: writing cuBLAS results into a
+        # view of the flat buffer is not yet checked on a GPU here
+        return A @ B

@@ -3,7 +3,9 @@
 A plain NumPy Adam step allocates several temporaries per parameter; freeing and faulting them in
 again costs as much as the matrix products of the step. These kernels write into the state arrays
 and into one reusable scratch buffer per shape instead. They compute the same formulas, in the
-same order, as `PortableKernels` (checked in ``tests/test_optimizers.py``).
+same order, as `PortableKernels` (checked in ``tests/test_optimizers.py``). `product` writes a
+matrix product straight into the flat gradient buffer (the weight gradient H^T E) instead of a new
+array that the parameter store would then copy.
 """
 
 from __future__ import annotations
@@ -109,3 +111,9 @@ class UfuncKernels(PortableKernels):
     def decay(self, p, factor):
         self._u.multiply(p, factor, out=p)
         return p
+
+    def product(self, A, B, out=None):
+        # the same BLAS call as A @ B, writing where the caller would have copied the result
+        if out is None:
+            return A @ B
+        return self._u.matmul(A, B, out=out)

@@ -9,6 +9,11 @@ arithmetic of the portable method; ``tests/test_kernels.py`` checks both.
 The optimiser formulas themselves are documented in `scratchnet.optimizers`; here they are only
 evaluated. ``p`` is a parameter, ``g`` its gradient, the rest is optimiser state; all have one shape.
 Scalars are Python floats so that float32 arrays stay float32.
+
+The layer kernels (`add_bias`, `sum_rows`, `activation`, `activation_backprop`) serve the Dense and
+Activation layers on every step. Here they are the plain Array API expressions (or None: "no fused
+kernel, apply the activation's own pair"); `scratchnet.backends.numba_kernels` replaces them by
+single compiled loops that give the same bits.
 """
 
 from __future__ import annotations
@@ -84,6 +89,38 @@ class PortableKernels:
     def scale(self, g: Array, factor: Array | float) -> Array:
         """g <- factor g (gradient clipping by global norm)."""
         return g * factor
+
+    # ----- layer kernels ------------------------------------------------------------------------
+    def product(self, A: Array, B: Array, out: Array | None = None) -> Array:
+        """The matrix product A B; where the library can, written into ``out`` and returned.
+
+        ``out`` (shape (A.shape[0], B.shape[1]), A's dtype) is a place the caller would copy the
+        product to anyway (a view of the flat gradient buffer); the portable kernel ignores it and
+        returns a new array, so callers must use the return value.
+        """
+        return A @ B
+
+    def add_bias(self, Z: Array, c: Array) -> Array:
+        """Z + 1 c^T for Z of shape (n, units) and c of shape (units,).
+
+        A fast override may write the sum into Z: pass only a fresh array that nothing else holds
+        (the product H B the Dense layer has just computed).
+        """
+        return Z + c
+
+    def sum_rows(self, E: Array) -> Array:
+        """1^T E, the column sums of E of shape (n, units): a new array of shape (units,)."""
+        return self.xp.sum(E, axis=0)
+
+    def activation(self, name: str, Z: Array) -> Array | None:
+        """u(Z) for the registered activation ``name`` by a fused kernel, or None where this
+        backend has none (the layer then applies its own u). Never writes into Z."""
+        return None
+
+    def activation_backprop(self, name: str, E: Array, Z: Array, H: Array) -> Array | None:
+        """E * u'(Z) (H = u(Z)) for the registered activation ``name`` by a fused kernel, or None
+        where this backend has none. Returns a new array; never writes into its arguments."""
+        return None
 
     def clip(self, g: Array, limit: float) -> Array:
         """Element-wise clipping of g to [-limit, limit]."""

@@ -10,6 +10,13 @@ operation by operation and in the array's dtype (every scalar is cast to that dt
 does with a Python float), so both paths give the same bits; ``tests/test_fused_kernels.py`` checks
 each optimiser and dtype against the portable kernels.
 
+The layer kernels are loops too: the bias add (written into the fresh product H B), the column sums
+1^T E of the bias gradient (row after row from zero, the order of ``numpy.sum(E, axis=0)`` on two or
+more columns; a single column is summed pairwise by NumPy and left to it), and
+ReLU forward and backward as branch-free selections (``numpy.maximum`` and ``numpy.where`` branch
+on every element of random-signed data, which costs several times the loop). Each reproduces its
+NumPy expression bit for bit, signed zeros and NaN included.
+
 `numba_kernels()` returns None when Numba is missing or switched off with the environment variable
 ``SCRATCHNET_NUMBA=0``; the NumPy backend then keeps `UfuncKernels`.
 """
@@ -95,8 +102,32 @@ def _loop_sources() -> dict[str, Any]:
         for i in range(p.shape[0]):
             p[i] = p[i] * factor
 
+    def add_bias(z, c):  # z <- z + 1 c^T, in place
+        for i in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                z[i, j] = z[i, j] + c[j]
+
+    def sum_rows(e, out):  # out <- 1^T e, from +0 row by row like numpy.sum(e, axis=0)
+        for j in range(e.shape[1]):
+            out[j] = 0.0
+        for i in range(e.shape[0]):
+            for j in range(e.shape[1]):
+                out[j] = out[j] + e[i, j]
+
+    def relu(z, h):  # h <- maximum(z, 0): z where z > 0 or z is NaN, else +0
+        for i in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                zi = z[i, j]
+                h[i, j] = zi if (zi > 0.0 or zi != zi) else 0.0
+
+    def relu_backprop(e, h, out):  # out <- where(h > 0, e, 0) = e * u'(z)
+        for i in range(e.shape[0]):
+            for j in range(e.shape[1]):
+                out[i, j] = e[i, j] if h[i, j] > 0.0 else 0.0
+
     return {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop,
-            "adam": adam, "scale": scale}  # fmt: skip
+            "adam": adam, "scale": scale, "add_bias": add_bias, "sum_rows": sum_rows,
+            "relu": relu, "relu_backprop": relu_backprop}  # fmt: skip
 
 
 class NumbaKernels(UfuncKernels):
@@ -118,15 +149,11 @@ class NumbaKernels(UfuncKernels):
     @staticmethod
     def _flat(*arrays: Any) -> tuple | None:
         """1-D views of C-contiguous float arrays of one dtype, or None."""
-        dtype = arrays[0].dtype
-        if dtype not in (np.float32, np.float64):
+        if not _loopable(arrays):
             return None
-        out = []
-        for a in arrays:
-            if not isinstance(a, np.ndarray) or a.dtype != dtype or not a.flags.c_contiguous:
-                return None
-            out.append(a.reshape(-1))
-        return tuple(out)
+        if all(a.ndim == 1 for a in arrays):  # the flat buffers: no reshape needed
+            return arrays
+        return tuple(a.reshape(-1) for a in arrays)
 
     def sgd(self, p, g, lr):
         flat = self._flat(p, g)
@@ -176,6 +203,46 @@ class NumbaKernels(UfuncKernels):
             return super().decay(p, factor)
         self._loop("scale", p.size)(*flat, p.dtype.type(factor))
         return p
+
+    # ----- layer kernels ------------------------------------------------------------------------
+    def add_bias(self, Z, c):
+        if not (_loopable((Z, c)) and Z.ndim == 2 and c.shape == Z.shape[1:]):
+            return super().add_bias(Z, c)
+        self._compiled["add_bias"](Z, c)
+        return Z
+
+    def sum_rows(self, E):
+        # one column: NumPy then sums the contiguous column pairwise, not row by row
+        if not (_loopable((E,)) and E.ndim == 2 and E.shape[1] > 1):
+            return super().sum_rows(E)
+        out = np.empty(E.shape[1], dtype=E.dtype)
+        self._compiled["sum_rows"](E, out)
+        return out
+
+    def activation(self, name, Z):
+        if name != "relu" or not (_loopable((Z,)) and Z.ndim == 2):
+            return super().activation(name, Z)
+        H = np.empty_like(Z)
+        self._compiled["relu"](Z, H)
+        return H
+
+    def activation_backprop(self, name, E, Z, H):
+        if name != "relu" or not (_loopable((E, H)) and E.ndim == 2 and E.shape == H.shape):
+            return super().activation_backprop(name, E, Z, H)
+        out = np.empty_like(E)
+        self._compiled["relu_backprop"](E, H, out)
+        return out
+
+
+def _loopable(arrays: tuple) -> bool:
+    """True when every array is a C-contiguous NumPy array of the first one's float dtype."""
+    dtype = arrays[0].dtype
+    if dtype != np.float32 and dtype != np.float64:
+        return False
+    for a in arrays:
+        if not isinstance(a, np.ndarray) or a.dtype != dtype or not a.flags.c_contiguous:
+            return False
+    return True
 
 
 def numba_kernels(xp: Any) -> NumbaKernels | None:

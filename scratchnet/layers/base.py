@@ -8,8 +8,12 @@ Optimisers, device moves and saving only ever see these dicts; inside a `Model` 
 entries are views into the model's flat parameter store (`scratchnet.params`).
 
 Layers hold no array library: `build` receives a `BuildContext`, and the calls receive their arrays
-(the namespace comes from them) and, for dropout, the device generator ``rng``. Built layers
-therefore copy and pickle on every backend.
+(the namespace comes from them) and, for dropout, the device generator ``rng``. A built layer also
+keeps its backend's kernels (``backend_kernels``, see `scratchnet.backends.kernels`), through which
+Dense and Activation reach a backend's fused element-wise loops; the model's parameter store hands
+them the new backend's kernels after a move. Pickling and copying drop that reference (the layer
+then computes with plain Array API expressions, the same values), so built layers copy and pickle
+on every backend.
 """
 
 from __future__ import annotations
@@ -52,6 +56,12 @@ class Layer(ABC):
     kind: ClassVar[str] = ""
     #: parameter keys that are weights (L2 and weight decay apply to these only, never to biases)
     weight_keys: ClassVar[tuple[str, ...]] = ()
+    #: the backend's kernels (`scratchnet.backends.kernels.PortableKernels` or a faster subclass);
+    #: None computes with the Array API expressions alone
+    backend_kernels: Any = None
+    #: where the parameter store would like each gradient written (key -> view of its flat
+    #: gradient buffer), or None; a layer may write there instead of returning a new array
+    grad_targets: dict[str, Array] | None = None
 
     def __init__(self, name: str | None = None) -> None:
         if name is not None and (not isinstance(name, str) or not name or "." in name):
@@ -67,6 +77,16 @@ class Layer(ABC):
     @property
     def built(self) -> bool:
         return self.n_out is not None
+
+    def use_kernels(self, kernels: Any) -> None:
+        """Compute with ``kernels`` (a backend's ``kernels``, or None for the portable path)."""
+        self.backend_kernels = kernels
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("backend_kernels", None)  # a handle on a library: not copied, never pickled
+        state.pop("grad_targets", None)  # views of a model's gradient buffer: the model's own
+        return state
 
     @abstractmethod
     def build(self, n_in: int, ctx: BuildContext) -> int:

@@ -31,7 +31,10 @@ class Dense(Layer):
 
     Notes
     -----
-    Parameters: ``B`` of shape (fan_in, units) and ``c`` of shape (units,).
+    Parameters: ``B`` of shape (fan_in, units) and ``c`` of shape (units,). The bias add and the sum
+    1^T E run through the backend's kernels (one compiled loop each with Numba, same bits). Inside
+    a model on NumPy, H^T E is written straight into the model's flat gradient buffer, so
+    ``grads["B"]`` is then a view of it (overwritten by the next backward pass).
     Backward, given E(l) = dL/dZ(l) of shape (n, units) (equations (2) and (5) of the notes)::
 
         dL/dB(l) = H(l-1)^T E(l)      dL/dc(l) = 1^T E(l)      dL/dH(l-1) = E(l) B(l)^T
@@ -80,19 +83,32 @@ class Dense(Layer):
             self.params["c"] = be.asarray(bias, dtype=ctx.dtype, copy=True)
         self.grads = {}
         self.n_in, self.n_out = n_in, self.units
+        self.use_kernels(getattr(ctx.backend, "kernels", None))
         return self.units
 
     def forward(self, H: Array, training: bool = False, rng: Any = None) -> Array:
         self.cache = {"H": H}
         Z = H @ self.params["B"]
-        return Z + self.params["c"] if self.use_bias else Z
+        if not self.use_bias:
+            return Z
+        kernels = self.backend_kernels
+        if kernels is None:
+            return Z + self.params["c"]
+        return kernels.add_bias(Z, self.params["c"])  # Z is ours: a fused kernel may add in place
 
     def backward(self, E: Array, need_input_grad: bool = True) -> Array | None:
         H = self._cached("H")
-        xp = array_namespace(E)
-        self.grads["B"] = H.T @ E
+        kernels = self.backend_kernels
+        if kernels is None:
+            self.grads["B"] = H.T @ E
+        else:  # into the store's gradient buffer where the library allows (no copy later)
+            targets = self.grad_targets
+            self.grads["B"] = kernels.product(H.T, E, None if targets is None else targets["B"])
         if self.use_bias:
-            self.grads["c"] = xp.sum(E, axis=0)
+            if kernels is None:
+                self.grads["c"] = array_namespace(E).sum(E, axis=0)
+            else:
+                self.grads["c"] = kernels.sum_rows(E)
         return E @ self.params["B"].T if need_input_grad else None
 
     def per_sample_gradients(self, E: Array) -> dict[str, Array]:

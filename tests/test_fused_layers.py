@@ -1,0 +1,240 @@
+"""Fused layer kernels equal the portable expressions: bias add, 1^T E, ReLU both ways, H^T E.
+
+The Numba loops replay NumPy's operations element by element, so on NumPy they agree bit for bit
+(signed zeros and NaN included); the layers give the same values with and without the backend's
+kernels, and the weight gradient written straight into the flat gradient buffer is the one the
+store would have copied there.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+from conftest import skip_unavailable
+
+import scratchnet as sn
+from scratchnet.activations import ActivationFunction, get_activation
+from scratchnet.backends.inplace import UfuncKernels
+from scratchnet.backends.kernels import PortableKernels
+from scratchnet.layers import Activation, Dense
+from scratchnet.layers.base import BuildContext, Layer
+
+DTYPES = ["float32", "float64"]
+SHAPES = [(1, 3), (7, 5), (128, 256), (200, 2), (33, 100)]
+SPECIAL = [-0.0, 0.0, np.nan, -np.nan, np.inf, -np.inf, 1e-40, -1e-40]
+
+
+def _numba_kernels():
+    pytest.importorskip("numba")
+    from scratchnet.backends.numba_kernels import NumbaKernels
+
+    return NumbaKernels(sn.get_backend("numpy").xp, np)
+
+
+def _data(shape, dtype, seed=0, special=True):
+    """Random signs over many magnitudes, with signed zeros, NaN and infinities mixed in."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape) * 10.0 ** rng.integers(-5, 5, shape)
+    flat = a.reshape(-1)
+    if special:
+        flat[: min(len(SPECIAL), flat.size)] = SPECIAL[: flat.size]
+    return rng.permutation(flat).reshape(shape).astype(dtype)
+
+
+def _same_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numba_layer_kernels_equal_the_portable_ones_bit_for_bit(shape, dtype):
+    fused, portable = _numba_kernels(), PortableKernels(sn.get_backend("numpy").xp)
+    relu = get_activation("relu")
+    Z, E = _data(shape, dtype, 1), _data(shape, dtype, 2)
+    c = _data(shape[1:], dtype, 3)
+    H = relu.forward(Z)
+
+    expected = portable.add_bias(Z, c)
+    _same_bits(fused.add_bias(Z.copy(), c), expected)
+    _same_bits(fused.sum_rows(E), portable.sum_rows(E))
+    _same_bits(fused.activation("relu", Z), H)
+    _same_bits(fused.activation_backprop("relu", E, Z, H), relu.backprop(E, Z, H))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numba_sum_rows_leaves_a_single_column_to_numpy(dtype):
+    # NumPy sums one contiguous column pairwise, not row by row: the kernel must not loop there
+    fused = _numba_kernels()
+    E = _data((1000, 1), dtype, 4, special=False)
+    _same_bits(fused.sum_rows(E), np.sum(E, axis=0))
+
+
+def test_numba_layer_kernels_never_write_their_inputs_except_the_bias_target():
+    fused = _numba_kernels()
+    Z, E = _data((9, 4), "float32", 5), _data((9, 4), "float32", 6)
+    H = np.maximum(Z, 0.0)
+    before = [a.copy() for a in (Z, E, H)]
+    fused.activation("relu", Z)
+    fused.activation_backprop("relu", E, Z, H)
+    fused.sum_rows(E)
+    for a, b in zip((Z, E, H), before, strict=True):
+        _same_bits(a, b)
+    c = np.ones(4, dtype=np.float32)
+    out = fused.add_bias(Z, c)
+    assert out is Z  # documented: the fresh product may take the sum
+    _same_bits(out, before[0] + c)
+
+
+def test_numba_layer_kernels_fall_back_where_a_loop_cannot_take_the_arrays():
+    fused = _numba_kernels()
+    Z = _data((6, 8), "float32", 7)[:, ::2]  # not contiguous
+    c = np.arange(4, dtype=np.float32)
+    np.testing.assert_array_equal(fused.add_bias(Z, c), Z + c)
+    np.testing.assert_array_equal(fused.sum_rows(Z), Z.sum(axis=0))
+    half = Z.astype(np.float16)
+    np.testing.assert_array_equal(fused.sum_rows(half), half.sum(axis=0))
+    # no fused kernel for other activations, nor for arrays a loop cannot take: None, use u
+    assert fused.activation("tanh", np.ascontiguousarray(Z)) is None
+    assert fused.activation("relu", Z) is None
+    assert fused.activation_backprop("relu", Z, Z, Z.astype(np.float64)) is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_ufunc_product_writes_the_same_bits_into_out(dtype):
+    xp = sn.get_backend("numpy").xp
+    kernels = UfuncKernels(xp, np)
+    H, E = _data((37, 11), dtype, 8, special=False), _data((37, 6), dtype, 9, special=False)
+    flat = np.zeros(11 * 6 + 32, dtype=dtype)
+    out = flat[16 : 16 + 66].reshape(11, 6)
+    got = kernels.product(H.T, E, out)
+    assert got is out
+    _same_bits(out, H.T @ E)
+    assert np.all(flat[:16] == 0) and np.all(flat[82:] == 0)  # nothing outside the view
+    portable = PortableKernels(xp).product(H.T, E, out)
+    assert portable is not out
+    _same_bits(portable, H.T @ E)
+
+
+# ----- the layers, with and without the backend's kernels ---------------------------------------
+def _fit(dtype, portable, activation="relu", **model):
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(96, 6)), rng.integers(0, 3, size=96)
+    m = sn.Model(hidden=(16, 8), activation=activation, seed=0, dtype=dtype, **model)
+    m.build(6, 3)
+    if portable:
+        for layer in m.layers:
+            layer.use_kernels(None)
+    m.fit(X, y, epochs=2, batch_size=32, optimizer="adam", lr=0.01)
+    return m
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_training_with_the_layer_kernels_gives_the_portable_bits(dtype, activation):
+    fast = _fit(dtype, portable=False, activation=activation, l2=1e-3, dropout=0.1)
+    plain = _fit(dtype, portable=True, activation=activation, l2=1e-3, dropout=0.1)
+    assert fast.layers[0].backend_kernels is fast.backend.kernels
+    assert plain.layers[0].backend_kernels is None
+    _same_bits(fast.store.values, plain.store.values)
+    _same_bits(fast.store.grads, plain.store.grads)
+
+
+def test_a_train_step_keeps_the_layer_contract():
+    m = _fit("float32", portable=False)
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(32, 6)).astype(np.float32), rng.integers(0, 3, size=32)
+    Y = np.eye(3, dtype=np.float32)[y]
+    before = {name: np.array(v) for name, v in m.parameters().items()}
+    m.train_step(X, Y, None, 1.0 / 32, 0.01)
+    grads = m.store.gradient_views()
+    dense = [ly for ly in m.layers if isinstance(ly, Dense)]
+    activations = [ly for ly in m.layers if isinstance(ly, Activation)]
+    assert len(activations) == 2
+    for layer in activations:  # Z: the input of the batch, H: the output
+        below = m.layers[m.layers.index(layer) - 1]
+        B, c = before[f"{below.name}.B"], before[f"{below.name}.c"]
+        _same_bits(layer.cache["Z"], below.cache["H"] @ B + c)
+        _same_bits(layer.cache["H"], layer.fn.forward(layer.cache["Z"]))
+        assert m.layers[m.layers.index(layer) + 1].cache["H"] is layer.cache["H"]
+    for layer in dense:  # grads["B"]: the step's weight gradient; params["B"]: store views
+        _same_bits(layer.grads["B"], grads[f"{layer.name}.B"])
+        assert np.shares_memory(layer.grads["B"], m.store.grads)  # written there, not copied
+        assert np.shares_memory(layer.params["B"], m.store.values)
+    _same_bits(dense[0].cache["H"], X)
+
+
+def test_a_replaced_gradient_buffer_still_receives_the_gradient():
+    # an all-reduce may hand back a new buffer: the layers' old views must not be trusted
+    fast, plain = _fit("float64", portable=False), _fit("float64", portable=True)
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(32, 6)), rng.integers(0, 3, size=32)
+    Y = np.eye(3)[y]
+    for m in (fast, plain):
+        m.store.grads = np.full_like(m.store.grads, 7.0)
+        m.compute_gradients(X, Y, None, 1.0 / 32)
+    _same_bits(fast.store.grads, plain.store.grads)
+    gaps = np.ones(fast.store.layout.size, dtype=bool)
+    for s in fast.store.layout.slots:
+        gaps[s.offset : s.stop] = False
+    assert np.all(fast.store.grads[gaps] == 7.0)  # only parameter slots were written
+    dense = fast.layers[0]
+    assert np.shares_memory(dense.grad_targets["B"], fast.store.grads)  # new views handed out
+
+
+def test_copied_and_pickled_layers_drop_the_kernels_and_compute_the_same():
+    be = sn.get_backend("numpy")
+    ctx = BuildContext(be, be.dtype("float32"), np.random.default_rng(0))
+    dense, act = Dense(5), Activation("relu")
+    dense.build(4, ctx)
+    act.build(5, ctx)
+    assert dense.backend_kernels is be.kernels
+    X = _data((8, 4), "float32", 10, special=False)
+    expected = act.forward(dense.forward(X))
+    for clone in (copy.deepcopy(dense), pickle.loads(pickle.dumps(dense))):
+        assert clone.backend_kernels is None and clone.grad_targets is None
+        _same_bits(Activation("relu").forward(clone.forward(X)), expected)
+
+
+def test_only_the_registered_function_uses_a_fused_kernel():
+    relu = get_activation("relu")
+    impostor = ActivationFunction("relu", lambda z: z * 2.0, lambda z, h: 2.0 + 0.0 * z)
+    assert Activation("relu")._fused_name == "relu"
+    assert Activation(impostor)._fused_name is None
+    layer = Activation(impostor)
+    layer.use_kernels(_numba_kernels())
+    Z = _data((4, 3), "float64", 11)
+    np.testing.assert_array_equal(layer.forward(Z), Z * 2.0)
+    assert relu.forward is not impostor.forward
+
+
+def test_a_moved_model_computes_with_the_new_backends_kernels():
+    skip_unavailable("torch")
+    m = _fit("float32", portable=False)
+    m.to("torch")
+    assert all(layer.backend_kernels is m.backend.kernels for layer in m.layers)
+    assert all(getattr(layer, "grad_targets", None) is None or
+               all(not isinstance(v, np.ndarray) for v in layer.grad_targets.values())
+               for layer in m.layers)  # fmt: skip
+    rng = np.random.default_rng(6)
+    X, y = rng.normal(size=(16, 6)), rng.integers(0, 3, size=16)
+    loss, grads = m.loss_and_gradients(X, y)
+    assert np.isfinite(loss)
+    assert sn.backends.library_of(grads["dense1.B"]) == "torch"
+
+
+def test_layers_without_a_model_keep_returning_new_arrays():
+    be = sn.get_backend("numpy")
+    ctx = BuildContext(be, be.dtype("float64"), np.random.default_rng(1))
+    dense = Dense(3)
+    dense.build(4, ctx)
+    X, E = _data((6, 4), "float64", 12, special=False), _data((6, 3), "float64", 13, special=False)
+    dense.forward(X)
+    dense.backward(E)
+    _same_bits(dense.grads["B"], X.T @ E)
+    _same_bits(dense.grads["c"], E.sum(axis=0))
+    assert isinstance(Layer.grad_targets, type(None))
