@@ -488,7 +488,16 @@ def test_base_and_devices_import_nothing_from_the_package():
 
 def test_backends_import_graph_is_acyclic():
     graph = {p.stem: _package_imports(p) for p in BACKENDS_DIR.glob("*.py") if p.stem != "__init__"}
-    allowed = {"base", "devices", "kernels", "inplace", "numba_kernels", "cupy_kernels"}
+    allowed = {
+        "base",
+        "devices",
+        "kernels",
+        "inplace",
+        "numba_kernels",
+        "cupy_kernels",
+        "torch_kernels",
+    }
+    assert graph["torch_kernels"] <= {"kernels"}
     assert graph["numba_kernels"] <= {"inplace", "kernels"}
     assert graph["cupy_kernels"] <= {"inplace", "kernels"}
     for name in ("numpy_backend", "cupy_backend", "torch_backend", "jax_backend"):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .base import Backend, BackendStatus, DeviceRNG
 from .devices import parse_device
-from .kernels import PortableKernels
+from .torch_kernels import TorchFusedKernels
 
 
 def import_torch() -> Any:
@@ -97,44 +97,6 @@ class TorchRNG(DeviceRNG):
         self._gen.set_state(torch.from_numpy(raw))
 
 
-class TorchKernels(PortableKernels):
-    """In-place optimiser updates with PyTorch's fused ``addcmul_``/``addcdiv_`` methods."""
-
-    in_place = True
-    name = "torch"
-
-    def sgd(self, p, g, lr):
-        return p.add_(g, alpha=-lr)
-
-    def momentum(self, p, g, v, lr, mu, nesterov):
-        v.mul_(mu).add_(g, alpha=-lr)
-        if nesterov:
-            p.add_(v, alpha=mu).add_(g, alpha=-lr)
-        else:
-            p.add_(v)
-        return p, v
-
-    def adagrad(self, p, g, s, lr, eps):
-        s.addcmul_(g, g)
-        p.addcdiv_(g, s.sqrt().add_(eps), value=-lr)
-        return p, s
-
-    def rmsprop(self, p, g, s, lr, rho, eps):
-        s.mul_(rho).addcmul_(g, g, value=1.0 - rho)
-        p.addcdiv_(g, s.sqrt().add_(eps), value=-lr)
-        return p, s
-
-    def adam(self, p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
-        m.mul_(beta1).add_(g, alpha=1.0 - beta1)
-        v.mul_(beta2).addcmul_(g, g, value=1.0 - beta2)
-        denom = v.sqrt().mul_(1.0 / correction2**0.5).add_(eps)
-        p.addcdiv_(m, denom, value=-lr / correction1)
-        return p, m, v
-
-    def decay(self, p, factor):
-        return p.mul_(factor)
-
-
 class TorchBackend(Backend):
     """PyTorch tensors on ``"cpu"`` or ``"cuda[:N]"``; optimiser updates run in place."""
 
@@ -146,7 +108,7 @@ class TorchBackend(Backend):
         import array_api_compat.torch as xp
 
         self._torch = torch
-        super().__init__(xp, dev, kernels=TorchKernels(xp))
+        super().__init__(xp, dev, kernels=TorchFusedKernels(xp))
 
     def is_native(self, x: Any) -> bool:
         return isinstance(x, self._torch.Tensor)
