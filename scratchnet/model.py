@@ -14,6 +14,7 @@ All parameters live in one flat buffer (`scratchnet.params`); ``model.parameter_
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Callable, Sequence
@@ -387,7 +388,9 @@ class Model(PredictionMixin, SavingMixin):
         if tuple(dF.shape)[1:] != (self.n_outputs,) or len(dF.shape) != 2:
             raise ValueError(f"dF must have shape (n, {self.n_outputs}), got {tuple(dF.shape)}")
         self._backward(dF, keep_errors=keep_errors)
-        return {f"{ly.name}.{k}": ly.grads[k] for ly in self.layers for k in ly.params}
+        # copies: a Dense layer's gradient is a view of the flat buffer that the next step rewrites
+        copy = functools.partial(self.backend.asarray, copy=True)
+        return {f"{ly.name}.{k}": copy(ly.grads[k]) for ly in self.layers for k in ly.params}
 
     @on_backend_device
     def loss_and_gradients(

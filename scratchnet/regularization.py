@@ -62,7 +62,11 @@ def add_l2_gradients(layers: list, default_lam: float, norm: float) -> Array | N
         for key in layer.weight_keys:
             if lam > 0.0:
                 W = layer.params[key]
-                layer.grads[key] = layer.grads[key] + norm * l2_gradient(W, lam)
+                step = norm * l2_gradient(W, lam)
+                if getattr(getattr(layer, "backend_kernels", None), "in_place", False):
+                    layer.grads[key] += step  # the same sum, left where the gradient lives
+                else:
+                    layer.grads[key] = layer.grads[key] + step
                 terms.append((W, lam))
     value = l2_penalty(terms)
     return None if value is None else norm * value
