@@ -6,7 +6,8 @@ extra ``pip install "scratchnet[mpi]"`` (mpi4py and MPICH).
 
 Data: MNIST as in ``train_mnist.py`` (``--data``, ``$SCRATCHNET_MNIST``, the user cache), else
 scikit-learn's 8x8 digits; ``--synthetic N`` trains on N random MNIST-shaped rows instead, to
-measure throughput (docs/scaling.md). Writes ``out/distributed_model.npz`` (rank 0).
+measure throughput (docs/scaling.md). Rank 0 writes ``out/<data>_distributed_model.npz``, named
+after the data used.
 
     mpiexec -n 2 python examples/distributed_mnist.py --quick         # seconds
     mpiexec -n 2 python examples/distributed_mnist.py                 # full run
@@ -47,12 +48,12 @@ def _threads(n: int | None, dist):
 
 
 def _load(args, dist):
-    """(X_train, y_train, X_test, y_test, description), read by every rank."""
+    """(X_train, y_train, X_test, y_test, name, description), read by every rank."""
     if args.synthetic:
         rng = np.random.default_rng(args.seed)
         X = rng.random((args.synthetic, 784), dtype=np.float32)
         y = rng.integers(0, 10, size=args.synthetic)
-        return X, y, X[:1000], y[:1000], f"synthetic: {args.synthetic} random 28x28 rows"
+        return X, y, X[:1000], y[:1000], "synthetic", f"{args.synthetic} random 28x28 rows"
     info = None
     for turn in ("root", "others"):  # rank 0 first: only it may download into the cache
         if (turn == "root") == dist.is_root:
@@ -62,9 +63,12 @@ def _load(args, dist):
             info = data
         dist.comm.Barrier()
     X_train, y_train, X_test, y_test, meta = info
+    if args.dataset == "auto" and meta.name != "mnist" and dist.is_root:
+        print(f"fallback: MNIST was not found; training on {meta.name} instead, and naming the "
+              f"output file {meta.name}_distributed_model.npz")  # fmt: skip
     if args.quick:
         X_train, y_train = X_train[:2000], y_train[:2000]
-    return X_train, y_train, X_test, y_test, str(meta)
+    return X_train, y_train, X_test, y_test, meta.name, str(meta)
 
 
 def main(argv=None) -> float:
@@ -82,7 +86,7 @@ def main(argv=None) -> float:
 
     dist = sn.distributed.MPI(data="sharded" if args.sharded else "replicated")
     say = print if dist.is_root else (lambda *a, **k: None)
-    X_train, y_train, X_test, y_test, description = _load(args, dist)
+    X_train, y_train, X_test, y_test, name, description = _load(args, dist)
     if args.sharded:  # keep this rank's contiguous block of rows (a real job would load only it)
         lo, hi = sn.distributed.share(X_train.shape[0], dist.rank, dist.size)
         X_train, y_train = X_train[lo:hi], y_train[lo:hi]
@@ -114,8 +118,9 @@ def main(argv=None) -> float:
     scores = model.evaluate(X_test, y_test)
     say(f"test accuracy {scores['accuracy']:.4f}, test loss {scores['loss']:.4f}")
     if dist.is_root:
-        model.save(args.out / "distributed_model.npz")
-        say(f"saved {args.out / 'distributed_model.npz'}")
+        path = args.out / f"{name}_distributed_model.npz"
+        model.save(path)
+        say(f"saved {path}")
     return scores["accuracy"]
 
 

@@ -4,13 +4,14 @@
     python examples/gpu_training.py --backend torch --device cuda
 
 With ``--backend auto`` or ``cupy`` and no usable GPU it says so and trains on NumPy instead;
-``--backend torch --device cuda`` needs a CUDA build of PyTorch and a GPU.
+``--backend torch --device cuda`` needs a CUDA build of PyTorch and a GPU (without them it says
+why on one line and exits with status 2).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from _common import Timer, parse, parser
+from _common import Timer, parse, parser, require_backend
 
 import scratchnet as sn
 
@@ -18,11 +19,12 @@ import scratchnet as sn
 def main(argv=None) -> float:
     p = parser(__doc__.splitlines()[0])
     p.set_defaults(backend="auto")
-    args = parse(p, argv)
+    args = parse(p, argv, check_backend=False)  # this example falls back from CuPy to NumPy
     status = sn.available_backends()
     if args.backend == "cupy" and not status["cupy"].available:
         print(f"no CuPy GPU here ({status['cupy'].reason}); using numpy")
-        args.backend = "numpy"
+        args.backend, args.device = "numpy", None
+    require_backend(args.backend, args.device)
     backend = sn.get_backend(args.backend, args.device)
     print(f"training on {backend.describe()}")
 

@@ -4,8 +4,9 @@ Data: MNIST from ``--data``, ``$SCRATCHNET_MNIST``, ``$SCRATCHNET_DATA/mnist`` o
 (downloaded there when a network is available); without any of them, scikit-learn's 8x8 digits,
 which ship with scikit-learn, so the job runs on a machine with no network.
 
-Writes ``out/mnist_model.npz`` (the trained model), ``out/learning_curves.png`` and
-``out/confusion_matrix.png``.
+Writes ``out/<data>_model.npz`` (the trained model), ``out/<data>_learning_curves.png`` and
+``out/<data>_confusion.png``, where ``<data>`` names the set used: ``mnist``, or ``digits`` when the
+run fell back to them (a line of its own says so).
 
     python examples/train_mnist.py                       # full run (about 20 epochs)
     python examples/train_mnist.py --backend torch       # same code on PyTorch tensors
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from _common import Timer, parse, parser
+from _common import Timer, load_image_data, parse, parser
 
 import scratchnet as sn
 
@@ -29,9 +30,7 @@ def main(argv=None) -> float:
     p.add_argument("--offline", action="store_true", help="never try to download")
     args = parse(p, argv)
 
-    X_train, y_train, X_test, y_test, info = sn.datasets.load_real_dataset(
-        args.dataset, path=args.data, download=not (args.offline or args.quick)
-    )
+    X_train, y_train, X_test, y_test, info = load_image_data(args, args.dataset, path=args.data)
     epochs = args.epochs
     if args.quick:
         X_train, y_train, epochs = X_train[:2000], y_train[:2000], 2
@@ -55,11 +54,14 @@ def main(argv=None) -> float:
         f"{len(history.epoch)} epochs in {t.seconds:.1f} s ({t.seconds / len(history.epoch):.2f} s/epoch)"
     )
 
-    model.save(args.out / "mnist_model.npz")
-    history.plot(path=args.out / "learning_curves.png", title=f"{info.name}: learning curves")
+    names = [
+        f"{info.name}_{what}" for what in ("model.npz", "learning_curves.png", "confusion.png")
+    ]
+    model.save(args.out / names[0])
+    history.plot(path=args.out / names[1], title=f"{info.name}: learning curves")
     predictions = sn.to_numpy(model.predict(X_test))
-    sn.plots.plot_confusion_matrix(y_test, predictions, path=args.out / "confusion_matrix.png")
-    print(f"saved {args.out / 'mnist_model.npz'}, learning_curves.png, confusion_matrix.png")
+    sn.plots.plot_confusion_matrix(y_test, predictions, normalize="true", path=args.out / names[2])
+    print(f"saved {', '.join(str(args.out / name) for name in names)}")
     return scores["accuracy"]
 
 

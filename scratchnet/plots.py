@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .backends import to_numpy
+from .layer_stats import plot_layer_stats  # noqa: F401  (drawn beside the statistics it plots)
 
 
 def _pyplot() -> Any:
@@ -130,6 +131,32 @@ def plot_histories(
     return _finish(fig, path)
 
 
+def _class_colors(k: int) -> Any:
+    """``k`` distinct colours (RGBA rows): matplotlib's tab10 up to 10 classes, else tab20/turbo."""
+    from matplotlib import colormaps
+
+    if k <= 10:
+        return colormaps["tab10"](np.arange(k))
+    if k <= 20:
+        return colormaps["tab20"](np.arange(k))
+    return colormaps["turbo"](np.linspace(0, 1, k))
+
+
+def _label_text(value: Any) -> str:
+    """A class label as legend text: ``1.0`` reads ``1``."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _names(given: Sequence[str] | None, count: int, what: str, default: Sequence[str]) -> list[str]:
+    if given is None:
+        return list(default)
+    if isinstance(given, str) or len(given) != count:
+        raise ValueError(f"{what} must be a sequence of {count} names, got {given!r}")
+    return [str(name) for name in given]
+
+
 def plot_decision_boundary(
     model: Any,
     X: Any,
@@ -138,8 +165,13 @@ def plot_decision_boundary(
     path: str | os.PathLike | None = None,
     title: str | None = None,
     ax: Any = None,
+    feature_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Any:
     """Predicted classes over the plane, with the data on top (2-D inputs only).
+
+    Each class has one colour in the background (where the model predicts it) and for the points
+    (whose true class it is); the legend names the classes of ``y``.
 
     Parameters
     ----------
@@ -147,33 +179,57 @@ def plot_decision_boundary(
         Anything with ``predict`` on (n, 2) arrays.
     X : array of shape (n, 2)
     y : array of shape (n,)
+        True classes of the rows of ``X``.
     resolution : int
         Grid points per axis.
     path, title : optional
     ax : matplotlib Axes, optional
         Draw into it instead of a new figure.
+    feature_names : sequence of 2 str, optional
+        Axis labels (default ``"feature 0"``, ``"feature 1"``).
+    class_names : sequence of str, optional
+        Legend entries, one per distinct value of ``y`` in sorted order (default: the values).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    X, y = to_numpy(X), to_numpy(y)
+    X, y = to_numpy(X), np.asarray(to_numpy(y))
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"decision boundaries need 2-D inputs of shape (n, 2), got {X.shape}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(
+            f"y must hold one class per row of X, shape ({X.shape[0]},), got {y.shape}"
+        )
+    axis_names = _names(feature_names, 2, "feature_names", ("feature 0", "feature 1"))
     pad = 0.1 * (X.max(axis=0) - X.min(axis=0)) + 1e-9
     lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
     gx, gy = np.meshgrid(
         np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
     )
     grid = np.column_stack([gx.ravel(), gy.ravel()])
-    zz = to_numpy(model.predict(grid)).reshape(gx.shape)
+    zz = np.asarray(to_numpy(model.predict(grid))).reshape(gx.shape)
+    true_classes = np.unique(y)
+    legend_names = _names(class_names, true_classes.size, "class_names",
+                          [_label_text(c) for c in true_classes])  # fmt: skip
+    classes = np.unique(np.concatenate([true_classes, np.unique(zz)]))  # colour index per class
+    colors = _class_colors(classes.size)
     plt = _pyplot()
+    from matplotlib.colors import ListedColormap
+
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 4.5))
     else:
         fig = ax.figure
-    ax.contourf(gx, gy, zz, alpha=0.3, cmap="coolwarm")
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=14)
+    ax.contourf(gx, gy, np.searchsorted(classes, zz), levels=np.arange(classes.size + 1) - 0.5,
+                cmap=ListedColormap(colors), alpha=0.3)  # fmt: skip
+    for value, name in zip(true_classes, legend_names, strict=True):
+        rows = y == value
+        color = colors[int(np.searchsorted(classes, value))]
+        ax.scatter(X[rows, 0], X[rows, 1], color=color, edgecolors="k", s=14, label=name)
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
+    ax.legend(title="class", fontsize=8, title_fontsize=8, loc="best")
     ax.set_title(title or "decision boundary")
     return _finish(fig, path)
 
@@ -185,6 +241,8 @@ def plot_decision_boundaries(
     resolution: int = 150,
     path: str | os.PathLike | None = None,
     title: str | None = None,
+    feature_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Any:
     """`plot_decision_boundary` for several models side by side (one panel each).
 
@@ -194,6 +252,13 @@ def plot_decision_boundaries(
         Panel title -> anything with ``predict`` on (n, 2) arrays.
     X : array of shape (n, 2)
     y : array of shape (n,)
+    resolution : int
+        Grid points per axis.
+    path, title : optional
+    feature_names : sequence of 2 str, optional
+        Axis labels of every panel (default ``"feature 0"``, ``"feature 1"``).
+    class_names : sequence of str, optional
+        Legend entries, one per distinct value of ``y`` in sorted order.
 
     Returns
     -------
@@ -204,45 +269,110 @@ def plot_decision_boundaries(
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4), squeeze=False)
     for ax, (label, model) in zip(axes[0], models.items(), strict=True):
-        plot_decision_boundary(model, X, y, resolution=resolution, title=label, ax=ax)
+        plot_decision_boundary(model, X, y, resolution=resolution, title=label, ax=ax,
+                               feature_names=feature_names, class_names=class_names)  # fmt: skip
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return _finish(fig, path)
 
 
-def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
-    """Counts C[i, j] of samples of true class i predicted as j.
+#: the ``normalize`` values of `confusion_matrix`, scikit-learn's
+NORMALIZE = (None, "true", "pred", "all")
 
+
+def _check_normalize(normalize: Any) -> str | None:
+    if normalize is True:  # earlier releases took a bool meaning row shares
+        return "true"
+    if normalize is False:
+        return None
+    if normalize not in NORMALIZE:
+        raise ValueError(
+            f"normalize must be one of None, 'true', 'pred' or 'all', got {normalize!r}"
+        )
+    return normalize
+
+
+def confusion_matrix(
+    y_true: Any, y_pred: Any, n_classes: int | None = None, normalize: str | None = None
+) -> np.ndarray:
+    """Counts C[i, j] of samples of true class i predicted as j, or their shares.
+
+    Parameters
+    ----------
+    y_true, y_pred : arrays of shape (n,)
+        Class indices 0..K-1 (any backend's arrays, or lists).
+    n_classes : int, optional
+        K; default one more than the largest label seen.
+    normalize : {None, "true", "pred", "all"}, default None
+        As in scikit-learn: None gives counts; ``"true"`` divides each row by its sum, so
+        C[i, j] = P(predicted j | true i) and rows sum to 1 (row i of the diagonal is the recall
+        of class i); ``"pred"`` divides each column by its sum, C[i, j] = P(true i | predicted
+        j) (the diagonal holds the precisions); ``"all"`` divides by n. A row or column without
+        samples stays 0.
+
+    Returns
+    -------
+    ndarray of shape (K, K)
+        int64 counts, or float64 shares when normalised.
+
+    Examples
+    --------
     >>> confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2]).tolist()
     [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    >>> confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], normalize="true").tolist()
+    [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]]
     """
+    normalize = _check_normalize(normalize)
     t = np.asarray(to_numpy(y_true)).astype(np.int64).ravel()
     p = np.asarray(to_numpy(y_pred)).astype(np.int64).ravel()
     if t.shape != p.shape:
         raise ValueError(f"y_true has {t.size} labels, y_pred {p.size}")
     k = n_classes or int(max(t.max(initial=0), p.max(initial=0))) + 1
+    for name, labels in (("y_true", t), ("y_pred", p)):
+        if labels.size and (labels.min() < 0 or labels.max() >= k):
+            raise ValueError(
+                f"{name} must hold class indices in 0..{k - 1}, got values from "
+                f"{labels.min()} to {labels.max()}"
+            )
     out = np.zeros((k, k), dtype=np.int64)
     np.add.at(out, (t, p), 1)
-    return out
+    if normalize is None:
+        return out
+    axis = {"true": 1, "pred": 0, "all": None}[normalize]
+    totals = out.sum(axis=axis, keepdims=axis is not None)
+    return out / np.maximum(totals, 1)  # empty rows/columns: 0, as scikit-learn gives
 
 
 def plot_confusion_matrix(
     y_true: Any,
     y_pred: Any,
     labels: Sequence[str] | None = None,
-    normalize: bool = False,
+    normalize: str | None = None,
     path: str | os.PathLike | None = None,
     title: str | None = None,
 ) -> Any:
-    """Heat map of `confusion_matrix`, counts (or row shares) written in each cell.
+    """Heat map of `confusion_matrix`, counts (or shares) written in each cell.
+
+    Parameters
+    ----------
+    y_true, y_pred : arrays of shape (n,)
+        Class indices 0..K-1.
+    labels : sequence of K str, optional
+        Tick names of the classes (default ``"0"``, ``"1"``, ...).
+    normalize : {None, "true", "pred", "all"}, default None
+        What the cells show, as in `confusion_matrix`: counts, row shares (recall on the
+        diagonal), column shares (precision on the diagonal) or shares of all samples. ``True``
+        is read as ``"true"`` and ``False`` as None.
+    path, title : optional
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    normalize = _check_normalize(normalize)
     cm = confusion_matrix(y_true, y_pred, len(labels) if labels is not None else None)
-    values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    values = cm if normalize is None else confusion_matrix(y_true, y_pred, cm.shape[0], normalize)
     plt = _pyplot()
     k = cm.shape[0]
     fig, ax = plt.subplots(figsize=(0.5 * k + 3, 0.5 * k + 2.5))
@@ -256,10 +386,11 @@ def plot_confusion_matrix(
     threshold = values.max() / 2 if values.size else 0
     for i in range(k):
         for j in range(k):
-            text = f"{values[i, j]:.2f}" if normalize else str(cm[i, j])
+            text = str(cm[i, j]) if normalize is None else f"{values[i, j]:.2f}"
             ax.text(j, i, text, ha="center", va="center", fontsize=7,
                     color="white" if values[i, j] > threshold else "black")  # fmt: skip
     accuracy = np.trace(cm) / max(cm.sum(), 1)
-    ax.set_title(title or f"confusion matrix (accuracy {accuracy:.3f})")
+    shown = {None: "", "true": ", rows sum to 1", "pred": ", columns sum to 1", "all": ", shares"}
+    ax.set_title(title or f"confusion matrix (accuracy {accuracy:.3f}{shown[normalize]})")
     fig.tight_layout()
     return _finish(fig, path)

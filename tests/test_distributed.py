@@ -481,6 +481,11 @@ def test_the_example_runs_under_mpiexec(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 ranks" in proc.stdout and "test accuracy" in proc.stdout
     assert proc.stdout.count("test accuracy") == 1  # printed by rank 0 only
+    saved = sorted(p.name for p in tmp_path.glob("*_distributed_model.npz"))
+    assert len(saved) == 1, saved
+    if saved[0] != "mnist_distributed_model.npz":  # the fallback says so once, on its own line
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("fallback: ")]
+        assert len(lines) == 1 and saved[0] in lines[0], proc.stdout
 
 
 @two_ranks

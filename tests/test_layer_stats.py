@@ -197,6 +197,8 @@ def test_plot_layer_stats_draws_one_panel_per_family(tmp_path):
     matplotlib.use("Agg")
     from scratchnet.layer_stats import plot_layer_stats
 
+    assert sn.plots.plot_layer_stats is plot_layer_stats  # where users look for figures
+
     X, y = _data()
     m = sn.Model(hidden=(4, 4), activation=("relu", "sigmoid"), seed=0)
     hist = m.fit(X, y, epochs=3, batch_size=4, callbacks=[LayerStats()])

@@ -88,3 +88,99 @@ def test_plotting_keeps_the_users_matplotlib_backend():
         assert matplotlib.get_backend() == "svg"
     finally:
         matplotlib.use(previous)
+
+
+@pytest.mark.parametrize("normalize", [None, "true", "pred", "all"])
+def test_confusion_matrix_normalisation_matches_scikit_learn(normalize):
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 4, size=200)
+    y_pred = np.where(rng.random(200) < 0.6, y_true, rng.integers(0, 4, size=200))
+    y_true[y_true == 3] = 2  # class 3 never occurs: an empty row (and a sparse column)
+    for k in (None, 5):  # class 4 is neither true nor predicted: an empty row and column
+        got = confusion_matrix(y_true, y_pred, n_classes=k, normalize=normalize)
+        want = metrics.confusion_matrix(
+            y_true, y_pred, labels=list(range(k or 4)), normalize=normalize
+        )
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-15)
+        assert got.dtype == (np.int64 if normalize is None else np.float64)
+
+
+def test_confusion_matrix_normalisation_sums():
+    y_true, y_pred = [0, 0, 1, 1, 1, 2], [0, 1, 1, 1, 2, 2]
+    np.testing.assert_allclose(confusion_matrix(y_true, y_pred, normalize="true").sum(1), 1.0)
+    np.testing.assert_allclose(confusion_matrix(y_true, y_pred, normalize="pred").sum(0), 1.0)
+    assert confusion_matrix(y_true, y_pred, normalize="all").sum() == pytest.approx(1.0)
+    assert confusion_matrix(y_true, y_pred, normalize="pred")[1, 1] == pytest.approx(2 / 3)
+
+
+def test_confusion_matrix_refuses_bad_input():
+    with pytest.raises(ValueError, match="normalize must be one of None, 'true', 'pred' or 'all'"):
+        confusion_matrix([0, 1], [0, 1], normalize="rows")
+    with pytest.raises(ValueError, match=r"y_pred must hold class indices in 0\.\.1"):
+        confusion_matrix([0, 1], [0, 2], n_classes=2)
+    with pytest.raises(ValueError, match="y_true must hold class indices"):
+        confusion_matrix([-1, 1], [0, 1])
+    with pytest.raises(ValueError, match="normalize must be one of"):
+        sn.plots.plot_confusion_matrix([0, 1], [0, 1], normalize="columns")
+
+
+@pytest.mark.parametrize(
+    ("normalize", "cell", "heading"),
+    [(None, "1", ""), ("true", "1.00", "rows sum to 1"), ("pred", "0.50", "columns sum to 1"),
+     ("all", "0.25", "shares")],
+)  # fmt: skip
+def test_confusion_matrix_plot_shows_the_chosen_values(normalize, cell, heading, tmp_path):
+    fig = sn.plots.plot_confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], normalize=normalize,
+                                         path=tmp_path / "cm.png")  # fmt: skip
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]  # row-major: the last is cell (2, 2)
+    assert texts[8] == cell
+    assert heading in ax.get_title()
+
+
+def _legend_texts(ax):
+    legend = ax.get_legend()
+    assert legend is not None, "the panel has no legend"
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def test_decision_boundary_has_axis_labels_and_a_legend(trained):
+    m, _, X, y = trained
+    fig = sn.plots.plot_decision_boundary(m, X, y, resolution=20)
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("feature 0", "feature 1")
+    assert _legend_texts(ax) == ["0", "1"]
+    fig = sn.plots.plot_decision_boundary(m, X, y, resolution=20, feature_names=["x1", "x2"],
+                                          class_names=["lower moon", "upper moon"])  # fmt: skip
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x1", "x2")
+    assert _legend_texts(ax) == ["lower moon", "upper moon"]
+
+
+def test_decision_boundary_legend_has_one_entry_per_class():
+    X, y = sn.datasets.make_spirals(90, n_classes=3, seed=0)
+    m = sn.Model(hidden=(8,), seed=0)
+    m.fit(X, y, epochs=1, batch_size=32)
+    fig = sn.plots.plot_decision_boundary(m, X, y.astype(np.float64), resolution=10)
+    assert _legend_texts(fig.axes[0]) == ["0", "1", "2"]
+
+
+def test_decision_boundaries_label_every_panel(trained):
+    m, _, X, y = trained
+    fig = sn.plots.plot_decision_boundaries({"a": m, "b": m}, X, y, resolution=10,
+                                            feature_names=("u", "v"), class_names=("no", "yes"))  # fmt: skip
+    for ax in fig.axes:
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("u", "v")
+        assert _legend_texts(ax) == ["no", "yes"]
+
+
+def test_decision_boundary_refuses_wrong_names(trained):
+    m, _, X, y = trained
+    with pytest.raises(ValueError, match="class_names must be a sequence of 2 names"):
+        sn.plots.plot_decision_boundary(m, X, y, resolution=5, class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="feature_names must be a sequence of 2 names"):
+        sn.plots.plot_decision_boundary(m, X, y, resolution=5, feature_names="xy")
+    with pytest.raises(ValueError, match=r"y must hold one class per row of X"):
+        sn.plots.plot_decision_boundary(m, X, y[:-1], resolution=5)
