@@ -14,4 +14,9 @@ memory      peak-RSS measurement of one training run in a fresh subprocess
 suite       the configurations, the alternating timing loop, ratios and targets
 report      JSON and Markdown output
 run         the command-line entry point
+small_data  the scikit-learn estimators on small real and synthetic sets
+sklearn_parity  accuracy against scikit-learn's MLPClassifier on real sets
+backends_speed  one epoch per backend, each in a fresh process
+out_of_core allocation peaks of fit and predict on a float64 memory map
+gpu_launches    kernel launches per training step on CuPy and PyTorch CUDA
 """

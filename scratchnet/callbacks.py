@@ -173,6 +173,14 @@ def format_logs(logs: dict[str, float]) -> str:
     return " ".join(parts)
 
 
+def _in_jupyter_kernel() -> bool:
+    """True inside a running Jupyter kernel (not merely with ipykernel imported somewhere)."""
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    shell = sys.modules["IPython"].get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
 class ProgressBar(Callback):
     """Progress output: ``verbose=1`` a tqdm bar per epoch, ``verbose=2`` one line per epoch.
 
@@ -207,7 +215,7 @@ class ProgressBar(Callback):
         """Whether a redrawn bar can be shown (a terminal or a Jupyter kernel), else lines."""
         if self.verbose != 1:
             return False
-        if "ipykernel" in sys.modules:
+        if _in_jupyter_kernel():
             return True
         stream = self.stream or sys.stderr
         isatty = getattr(stream, "isatty", None)

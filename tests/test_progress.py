@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import sys
+import types
 
 import numpy as np
 from conftest import blobs
@@ -29,6 +31,19 @@ def test_verbose_1_writes_one_line_per_epoch_when_the_output_is_not_a_terminal()
     lines = text.strip().splitlines()
     assert len(lines) == 3 and lines[0].startswith("epoch 1/3 ") and "\r" not in text
     assert all("loss" in line for line in lines)
+
+
+def test_ipykernel_imported_outside_a_kernel_still_gives_lines(monkeypatch):
+    """Importing ipykernel (a test runner, a tool) is not running in Jupyter: no bar in a log."""
+    shell = types.SimpleNamespace()  # an IPython terminal shell has no kernel
+    ipython = types.SimpleNamespace(get_ipython=lambda: shell)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    _, text = _fit(io.StringIO())
+    assert len(text.strip().splitlines()) == 3 and "\r" not in text
+    shell.kernel = object()  # inside a Jupyter kernel the bar redraws in the notebook
+    _, text = _fit(io.StringIO())
+    assert "\r" in text
 
 
 def test_verbose_1_draws_a_bar_on_a_terminal():
