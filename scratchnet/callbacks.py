@@ -51,6 +51,13 @@ class Callback:
         """After the last epoch (also after an early stop)."""
 
 
+def _json_float(value: float) -> float | str | None:
+    """A float JSON can hold: NaN as None, an infinity as "inf" / "-inf" (exploding is news)."""
+    if math.isnan(value):
+        return None
+    return value if math.isfinite(value) else str(value)
+
+
 class History(Callback):
     """Per-epoch metrics of a fit, Keras-style; `fit` returns it.
 
@@ -101,7 +108,7 @@ class History(Callback):
             "stopped_by": self.stopped_by,
             "stopped_epoch": self.stopped_epoch,
             "best_epoch": self.best_epoch,
-            "layers": {name: {k: [None if not math.isfinite(v) else v for v in vals]
+            "layers": {name: {k: [_json_float(v) for v in vals]
                               for k, vals in stats.items()}
                        for name, stats in self.layers.items()},
         }  # fmt: skip

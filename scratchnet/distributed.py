@@ -7,9 +7,10 @@ with ``mpiexec -n P python script.py``). mpi4py and an MPI library come with the
 **Replicated data (the default).** Every rank passes the same full data (an array or a memory
 map) and the same fit arguments. A memory map (or another source read by rows, see
 `scratchnet.streaming`) is read batch by batch: each rank reads only its own rows of each batch
-and of the validation rows (the start-of-fit checks scan every row once, in chunks). All ranks draw the same shuffle from the model's seed, so they
-walk through the same global batches of B rows. Rank r computes the gradient of its share of each
-batch: the batch's rows split into P contiguous parts the way ``numpy.array_split`` does, so the
+and of the validation rows (the start-of-fit checks scan every row once, in chunks). All ranks
+draw the same shuffle from the model's seed, so they walk through the same global batches of B
+rows. Rank r computes the gradient of its share of each batch: the batch's rows split into P
+contiguous parts the way ``numpy.array_split`` does, so the
 first ``n mod P`` ranks take ``ceil(n / P)`` rows and the others ``floor(n / P)``. Any P works
 with any B: a rank whose share of a short batch is empty contributes a zero gradient. Every rank
 scales its loss by the norm of the whole batch (1 / its total weight for ``reduction="mean"``),

@@ -33,7 +33,7 @@ Array = Any
 _FULL_BATCH_STREAM = (
     "batch_size=None (full-batch gradient descent) would read all {n} rows of X ({kind}, read "
     "batch by batch) into memory at every step, which is what a memory map avoids; pass a "
-    "batch_size (a batch of B rows holds B x n_features values), or np.asarray(X) to train "
+    "batch_size (a batch of B rows holds B x n_features values), or np.array(X) to train "
     "full-batch in memory"
 )
 

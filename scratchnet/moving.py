@@ -21,7 +21,11 @@ def move_model(model: Any, target: Any, dtype_name: str) -> None:
     """
 
     def move(a):
-        return to_device(a, target, dtype=dtype_name)
+        moved = to_device(a, target, dtype=dtype_name)
+        if not getattr(getattr(moved, "flags", None), "writeable", True):
+            # NumPy shares read-only buffers (JAX's) through DLPack; a model updates in place
+            moved = target.asarray(moved, copy=True)
+        return moved
 
     if model.built:
         store = ParameterStore(model.store.layout, move(model.store.values), target)

@@ -63,9 +63,10 @@ def add_l2_gradients(layers: list, default_lam: float, norm: float) -> Array | N
             if lam > 0.0:
                 W = layer.params[key]
                 step = norm * l2_gradient(W, lam)
-                if getattr(getattr(layer, "backend_kernels", None), "in_place", False):
+                targets = getattr(layer, "grad_targets", None) or {}
+                if targets.get(key) is layer.grads[key]:  # a view of the flat gradient buffer
                     layer.grads[key] += step  # the same sum, left where the gradient lives
-                else:
+                else:  # an array the layer may still use: a new one
                     layer.grads[key] = layer.grads[key] + step
                 terms.append((W, lam))
     value = l2_penalty(terms)

@@ -45,14 +45,14 @@ def is_streamed(x: Any) -> bool:
     >>> is_streamed(np.zeros((3, 2)))
     False
     """
-    if isinstance(x, np.memmap):
-        return True
-    if isinstance(x, np.ndarray):
-        base = x.base
-        while base is not None:
-            if isinstance(base, np.memmap | mmap.mmap):
+    if isinstance(x, np.ndarray):  # memory maps, and arrays viewing one, but not their copies
+        node: Any = x
+        while node is not None:
+            if isinstance(node, mmap.mmap):
                 return True
-            base = getattr(base, "base", None)
+            if isinstance(node, np.memmap) and getattr(node, "_mmap", None) is not None:
+                return True  # (a memmap's copy or astype is an np.memmap in memory: _mmap None)
+            node = getattr(node, "base", None)
         return False
     if library_of(x) is not None or hasattr(x, "__array_namespace__"):
         return False

@@ -165,12 +165,16 @@ def test_layer_stats_are_saved_and_loaded_with_the_model(tmp_path):
     X, y = _data()
     m = _model("relu", "numpy", _kill_first_unit)
     hist = m.fit(X, y, epochs=2, batch_size=4, callbacks=[LayerStats()])
-    hist.layers["dense1"]["update_ratio"][0] = math.inf  # non-finite values come back as NaN
+    hist.layers["dense1"]["update_ratio"][0] = math.inf  # an exploding step stays infinite
+    hist.layers["dense1"]["grad_norm"][1] = -math.inf
+    hist.layers["dense1"]["weight_norm"][1] = math.nan  # NaN stays NaN
     m.save(tmp_path / "m.npz")
     loaded = sn.load(tmp_path / "m.npz").history
     assert sorted(loaded.layers) == sorted(hist.layers)
-    assert math.isnan(loaded.layers["dense1"]["update_ratio"][0])
-    loaded.layers["dense1"]["update_ratio"][0] = hist.layers["dense1"]["update_ratio"][0] = 1.0
+    assert loaded.layers["dense1"]["update_ratio"][0] == math.inf
+    assert loaded.layers["dense1"]["grad_norm"][1] == -math.inf
+    assert math.isnan(loaded.layers["dense1"]["weight_norm"][1])
+    loaded.layers["dense1"]["weight_norm"][1] = hist.layers["dense1"]["weight_norm"][1] = 1.0
     assert loaded.layers == hist.layers
     assert loaded.history == hist.history
 

@@ -185,3 +185,22 @@ def test_custom_layer_stack_in_a_model(rng):
         sn.Model(layers=[Dense(3), "relu"])
     with pytest.raises(ValueError, match="layer names must be unique"):
         sn.Model(layers=[Dense(3, name="x"), Dense(3, name="x")]).build(2, 2)
+
+
+def test_l2_leaves_a_gradient_array_that_a_custom_layer_keeps_alone():
+    """The L2 term is added in place only into the model's own gradient buffer."""
+
+    class KeepsItsGradient(Dense):
+        def backward(self, E, need_input_grad=True):
+            out = super().backward(E, need_input_grad)
+            self.kept = np.array(sn.to_numpy(self.grads["B"]), copy=True)
+            self.grads["B"] = self.kept  # an array the layer holds on to
+            self.raw = self.kept.copy()
+            return out
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), rng.integers(0, 2, size=20)
+    m = sn.Model(layers=[KeepsItsGradient(4, name="keeper"), Activation("relu")], l2=0.5, seed=0)
+    m.fit(X, y, epochs=1, batch_size=20, optimizer="sgd", lr=0.1)
+    layer = next(ly for ly in m.layers if isinstance(ly, KeepsItsGradient))
+    np.testing.assert_array_equal(layer.kept, layer.raw)

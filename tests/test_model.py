@@ -132,6 +132,8 @@ def test_to_moves_everything(backend, rng):
     m.fit(X, y, epochs=1, batch_size=10)  # training continues on the new device
     m.to("numpy")
     assert library_of(m.parameters()["dense1.B"]) == "numpy"
+    assert m.store.values.flags.writeable  # (JAX's buffers arrive read-only through DLPack)
+    m.fit(X, y, epochs=1, batch_size=10)  # and back home it trains in place again
 
 
 def test_to_changes_dtype(rng):

@@ -207,6 +207,17 @@ def test_full_batch_descent_on_a_memory_map_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"batch_size=None .* pass a batch_size"):
         m.fit(_memmap(tmp_path, X), y, batch_size=None)
     assert not m.built  # refused before anything was built
+    m.fit(np.array(_memmap(tmp_path, X, "copy.npy")), y, batch_size=None, epochs=1)  # the advice
+    assert m.built
+
+
+def test_a_copy_of_a_map_is_in_memory_and_trains_full_batch(tmp_path):
+    X, y = _data(100)
+    mm = _memmap(tmp_path, X)
+    for in_memory in (mm.copy(), mm.astype(np.float32), np.array(mm)):
+        assert not streaming.is_streamed(in_memory)  # np.memmap instances, but no file behind
+        sn.Model(hidden=(4,), seed=0).fit(in_memory, y, batch_size=None, epochs=1)
+    assert streaming.is_streamed(mm[10:20])  # a slice still maps the file
 
 
 def test_bad_rows_in_a_map_are_named_by_their_row(tmp_path, monkeypatch):
