@@ -47,7 +47,10 @@ class PredictionMixin:
         ----------
         X : array of shape (n, n_features)
             NumPy array, an array of the model's backend, or data read chunk by chunk (a memory
-            map, an h5py- or zarr-like array-like; see `scratchnet.streaming`).
+            map, an h5py- or zarr-like array-like; see `scratchnet.streaming`). Such data is read
+            once: each chunk is checked for NaN, inf and overflow as it is read, so a bad row
+            raises a `ValueError` naming it when its chunk comes (with ``out``, the chunks before
+            it are written).
         out : numpy.ndarray of shape (n, n_outputs), optional
             Writable, of the model's float dtype (a memory map from
             ``np.lib.format.open_memmap`` is one): the logits are written into it chunk by chunk

@@ -23,7 +23,7 @@ step runs; elsewhere the reads are synchronous.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,10 @@ class RowStream:
     rows : ndarray of int64, or (start, stop), optional
         The rows of ``source`` this stream stands for, in order (default all): index arrays for
         selections (a validation split), a range for slices.
+    check : callable, optional
+        ``check(block, first_row)`` run on every block a range of rows reads, before the cast
+        (the finiteness checks of inference, made as the rows pass instead of in a scan of their
+        own); slices keep it, selections by index do not.
 
     Notes
     -----
@@ -83,9 +87,15 @@ class RowStream:
     """
 
     def __init__(
-        self, source: Any, backend: Any, dtype: Any, rows: np.ndarray | tuple | None = None
+        self,
+        source: Any,
+        backend: Any,
+        dtype: Any,
+        rows: np.ndarray | tuple | None = None,
+        check: Callable[[np.ndarray, int], None] | None = None,
     ) -> None:
         self.source = source
+        self.check = check
         self.backend = backend
         self.dtype = dtype
         n = int(source.shape[0])
@@ -118,7 +128,8 @@ class RowStream:
         b = max(a, b)
         rows = self._rows
         if isinstance(rows, tuple):
-            return RowStream(self.source, self.backend, self.dtype, (rows[0] + a, rows[0] + b))
+            span = (rows[0] + a, rows[0] + b)
+            return RowStream(self.source, self.backend, self.dtype, span, self.check)
         return RowStream(self.source, self.backend, self.dtype, rows[a:b])
 
     def select(self, idx: np.ndarray) -> RowStream:
@@ -138,6 +149,8 @@ class RowStream:
             rows = self._rows
             if isinstance(rows, tuple):
                 block = _read_range(self.source, *rows)
+                if self.check is not None:
+                    self.check(np.asarray(block), rows[0])
             else:
                 block = read_source_rows(self.source, rows)
         else:

@@ -171,13 +171,16 @@ def stream_features(
     n_features: int | None = None,
     name: str = "X",
     expected: str | None = None,
+    scan: bool = True,
 ) -> Any:
     """A checked `RowStream` of X when X is read by rows (`scratchnet.streaming.is_streamed`:
     memory maps, h5py/zarr-like array-likes), else X unchanged for `check_features`.
 
     The checks are those of `check_features` (numeric dtype, 2-D, not empty, the feature count,
     no NaN/inf, no value that overflows ``dtype``), made by reading the rows in chunks of about
-    `scratchnet.streaming.CHUNK_BYTES`; nothing the size of X is allocated.
+    `scratchnet.streaming.CHUNK_BYTES`; nothing the size of X is allocated. With ``scan=False``
+    the rows are not scanned here: the stream checks each block as it is read (inference reads
+    every row once, so a scan first would read the source twice).
 
     Returns
     -------
@@ -195,10 +198,16 @@ def stream_features(
             f"{name} must be a numeric array (bool, int or float), got dtype {np.dtype(X.dtype)}"
         )
     _check_shape(tuple(int(d) for d in X.shape), n_features, name, expected)
-    stream = RowStream(X, backend, dtype)
     target = numpy_float(backend, dtype)
-    for start, block in stream.chunks():
+
+    def check_block(block: np.ndarray, start: int) -> None:
         check_finite_host(block, name, target, offset=start)
+
+    if not scan:  # inference: each chunk is checked as it is read, so the source is read once
+        return RowStream(X, backend, dtype, check=check_block)
+    stream = RowStream(X, backend, dtype)
+    for start, block in stream.chunks():
+        check_block(block, start)
     return stream
 
 
@@ -206,8 +215,8 @@ def inference_features(
     X: Any, backend: Backend, dtype: Any, n_features: int | None, name: str = "X"
 ) -> Any:
     """X checked for inference: a `RowStream` read chunk by chunk where X is read by rows (a
-    memory map), else the device array of `check_features`."""
-    Xs = stream_features(X, backend, dtype, n_features, name)
+    memory map), each chunk checked as it is read, else the device array of `check_features`."""
+    Xs = stream_features(X, backend, dtype, n_features, name, scan=False)
     return check_features(Xs, backend, dtype, n_features, name)
 
 

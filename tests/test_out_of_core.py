@@ -303,3 +303,23 @@ def test_a_uint8_image_map_trains_like_the_array(tmp_path):
     m = sn.Model(hidden=(4,), dtype="float32", seed=0)
     m.fit(_memmap(tmp_path, X), y, epochs=2, batch_size=30, validation_split=0.1)
     assert _same_params(m, ref)
+
+
+def test_predicting_from_a_stream_reads_each_row_once_and_still_checks_it(monkeypatch):
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 64 * D * 8)
+    X, y = _data(600)
+    m = sn.Model(hidden=(4,), dtype="float64", seed=0)
+    m.fit(X, y, epochs=1, batch_size=32)
+    m.inference_chunk = 100
+    for method in (m.predict, m.predict_proba, m.decision_function):
+        source = CountingRows(X)
+        np.testing.assert_array_equal(sn.to_numpy(method(source)), sn.to_numpy(method(X)))
+        assert sum(source.reads) <= 600 + 1  # once (plus the one-row probe of out=, if any)
+        assert max(source.reads) <= 100
+    bad = X.copy()
+    bad[377, 2] = np.inf
+    with pytest.raises(ValueError, match="at row 377, column 2"):
+        m.predict(CountingRows(bad))
+    out = np.zeros(600, dtype=np.int64)
+    with pytest.raises(ValueError, match="at row 377, column 2"):
+        m.predict(CountingRows(bad), out=out)
