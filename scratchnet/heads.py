@@ -26,9 +26,9 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
-from array_api_compat import array_namespace
 
 from .activations import stable_sigmoid, stable_softplus
+from .namespace import array_max, array_namespace, array_sum
 
 Array = Any
 
@@ -79,12 +79,12 @@ class Head(ABC):
         norm : float
             1 for the notes' totals, 1 / sum(w) for the mean.
         """
-        xp = array_namespace(F)
         losses, Yhat = self.sample_losses(F, Y)
         residual = Yhat - Y
         if weights is None:
-            return norm * xp.sum(losses), norm * residual
-        return norm * xp.sum(weights * losses), (norm * xp.expand_dims(weights, axis=1)) * residual
+            return norm * array_sum(losses), norm * residual
+        scale = norm * array_namespace(F).expand_dims(weights, axis=1)
+        return norm * array_sum(weights * losses), scale * residual
 
     def hits(self, F: Array, Y: Array) -> Array | None:
         """Boolean (n,) array: is row i classified correctly? None for regression heads."""
@@ -92,9 +92,8 @@ class Head(ABC):
 
     def correct(self, F: Array, Y: Array, weights: Array | None = None) -> Array:
         """(Weighted) number of correctly classified rows, a 0-d array."""
-        xp = array_namespace(F)
-        hits = xp.astype(self.hits(F, Y), F.dtype)
-        return xp.sum(hits if weights is None else hits * weights)
+        hits = array_namespace(F).astype(self.hits(F, Y), F.dtype)
+        return array_sum(hits if weights is None else hits * weights)
 
 
 class SigmoidHead(Head):
@@ -110,8 +109,7 @@ class SigmoidHead(Head):
 
     def sample_losses(self, F, Y):
         # -(y log sigma(f) + (1 - y) log(1 - sigma(f))) = softplus(f) - y f
-        xp = array_namespace(F)
-        return xp.sum(stable_softplus(F) - Y * F, axis=1), stable_sigmoid(F)
+        return array_sum(stable_softplus(F) - Y * F, axis=1), stable_sigmoid(F)
 
     def encode_targets(self, y, n_outputs):
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -152,18 +150,17 @@ class SoftmaxHead(Head):
     name = "softmax"
 
     def output(self, F):
-        xp = array_namespace(F)
-        S = F - xp.max(F, axis=1, keepdims=True)
-        P = xp.exp(S)
-        return P / xp.sum(P, axis=1, keepdims=True)
+        S = F - array_max(F, axis=1, keepdims=True)
+        P = array_namespace(F).exp(S)
+        return P / array_sum(P, axis=1, keepdims=True)
 
     def sample_losses(self, F, Y):
         # l_i = logsumexp(F_i) - sum_v y_iv F_iv, with the max subtracted for stability
         xp = array_namespace(F)
-        S = F - xp.max(F, axis=1, keepdims=True)
+        S = F - array_max(F, axis=1, keepdims=True)
         P = xp.exp(S)
-        total = xp.sum(P, axis=1, keepdims=True)
-        losses = xp.log(total[:, 0]) - xp.sum(Y * S, axis=1)
+        total = array_sum(P, axis=1, keepdims=True)
+        losses = xp.log(total[:, 0]) - array_sum(Y * S, axis=1)
         return losses, P / total
 
     def encode_targets(self, y, n_outputs):
@@ -217,9 +214,8 @@ class IdentityHead(Head):
         return F
 
     def sample_losses(self, F, Y):
-        xp = array_namespace(F)
         R = F - Y
-        return 0.5 * xp.sum(R * R, axis=1), F
+        return 0.5 * array_sum(R * R, axis=1), F
 
     def encode_targets(self, y, n_outputs):
         Y = y.reshape(-1, 1) if y.ndim == 1 else y

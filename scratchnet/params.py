@@ -265,7 +265,7 @@ class ParameterStore:
                     if g is targets.get(name):  # written in place by the layer's backward
                         continue
                     start, stop, size = spans[name]
-                    self.grads[start:stop] = xp.reshape(g, (size,))
+                    self.grads[start:stop] = g if g.ndim == 1 else xp.reshape(g, (size,))
         else:
             arrays = {f"{ly.name}.{k}": g for ly in layers for k, g in ly.grads.items()}
             self.grads = self.layout.flatten(arrays, xp, self.values.dtype, self.backend.device)

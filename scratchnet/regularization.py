@@ -21,7 +21,7 @@ import math
 from typing import Any
 
 from .callbacks import Callback, direction, monitored
-from .namespace import array_namespace
+from .namespace import array_sum
 from .validation import check_float, check_positive_int
 
 Array = Any
@@ -39,8 +39,7 @@ def l2_penalty(weights: list[tuple[Array, float]]) -> Array:
     for W, lam in weights:
         if lam == 0.0:
             continue
-        xp = array_namespace(W)
-        term = (0.5 * lam) * xp.sum(W * W)
+        term = (0.5 * lam) * array_sum(W * W)
         total = term if total is None else total + term
     return total
 

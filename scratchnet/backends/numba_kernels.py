@@ -151,9 +151,10 @@ class NumbaKernels(UfuncKernels):
         """1-D views of C-contiguous float arrays of one dtype, or None."""
         if not _loopable(arrays):
             return None
-        if all(a.ndim == 1 for a in arrays):  # the flat buffers: no reshape needed
-            return arrays
-        return tuple(a.reshape(-1) for a in arrays)
+        for a in arrays:
+            if a.ndim != 1:
+                return tuple(a.reshape(-1) for a in arrays)
+        return arrays  # the flat buffers: no reshape needed
 
     def sgd(self, p, g, lr):
         flat = self._flat(p, g)
@@ -234,10 +235,17 @@ class NumbaKernels(UfuncKernels):
         return out
 
 
+#: the dtypes the loops take (a tuple test compares dtype objects, cheaper than with the types)
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
 def _loopable(arrays: tuple) -> bool:
     """True when every array is a C-contiguous NumPy array of the first one's float dtype."""
-    dtype = arrays[0].dtype
-    if dtype != np.float32 and dtype != np.float64:
+    first = arrays[0]
+    if not isinstance(first, np.ndarray):
+        return False
+    dtype = first.dtype
+    if dtype not in _FLOATS:
         return False
     for a in arrays:
         if not isinstance(a, np.ndarray) or a.dtype != dtype or not a.flags.c_contiguous:
