@@ -49,10 +49,7 @@ def array_sum(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
     keepdims : bool
         Keep the reduced axis with length 1.
     """
-    xp = array_namespace(x)
-    if type(x) is np.ndarray and xp.sum is np.sum:  # not where array-api-compat wraps np.sum
-        return _ADD_REDUCE(x, axis=axis, keepdims=keepdims)
-    return xp.sum(x, axis=axis, keepdims=keepdims)
+    return _reduce(x, "sum", _ADD_REDUCE, axis, keepdims)
 
 
 def array_max(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
@@ -66,7 +63,14 @@ def array_max(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
     keepdims : bool
         Keep the reduced axis with length 1.
     """
+    return _reduce(x, "max", _MAX_REDUCE, axis, keepdims)
+
+
+def _reduce(x: Any, name: str, ufunc_reduce: Any, axis: int | None, keepdims: bool) -> Any:
+    """``xp.<name>``, or NumPy's ufunc ``reduce`` for a plain ndarray whose namespace's ``<name>``
+    is NumPy's own (not where array-api-compat wraps it)."""
     xp = array_namespace(x)
-    if type(x) is np.ndarray and xp.max is np.max:  # not where array-api-compat wraps np.max
-        return _MAX_REDUCE(x, axis=axis, keepdims=keepdims)
-    return xp.max(x, axis=axis, keepdims=keepdims)
+    reduction = getattr(xp, name)
+    if type(x) is np.ndarray and reduction is getattr(np, name):
+        return ufunc_reduce(x, axis=axis, keepdims=keepdims)
+    return reduction(x, axis=axis, keepdims=keepdims)
