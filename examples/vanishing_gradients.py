@@ -19,7 +19,7 @@ import numpy as np
 from _common import Timer, parse, parser
 
 import scratchnet as sn
-from scratchnet.layer_stats import plot_layer_stats
+from scratchnet.plots import plot_layer_stats
 
 DEPTH = 8
 #: label -> Model arguments

@@ -1,4 +1,5 @@
-"""Per-layer training statistics: what `scratchnet.callbacks.LayerStats` measures, and a plot.
+"""Per-layer training statistics: what `scratchnet.callbacks.LayerStats` measures (drawn by
+`scratchnet.plots.plot_layer_stats`).
 
 Each training step gives, for every Dense layer l, the gradient dL/dB(l) the optimiser received and
 the change delta B(l) it made, and for every activation layer the batch's Z(l) and H(l) = u(Z(l)).
@@ -33,8 +34,6 @@ near 1.
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -155,98 +154,3 @@ class EpochSums:
                 value = value / self.steps if self.steps else math.nan
             out.setdefault(layer, {})[stat] = value
         return out
-
-
-def plot_layer_stats(
-    history: Any,
-    stats: Sequence[str] | None = None,
-    layers: Sequence[str] | None = None,
-    path: str | os.PathLike | None = None,
-    title: str | None = None,
-) -> Any:
-    """Per-layer statistics by epoch: one panel per statistic family, one line per layer.
-
-    Parameters
-    ----------
-    history : History or dict
-        A `History` from a fit with `scratchnet.callbacks.LayerStats`, or its ``layers`` dict
-        (``{layer: {stat: [one float per epoch]}}``).
-    stats : sequence of str, optional
-        Statistics to draw (default: every one recorded): ``grad_norm``, ``weight_norm``,
-        ``update_ratio``, ``dead_fraction``, ``saturated_fraction``, ``mean``, ``std``.
-    layers : sequence of str, optional
-        Layer names to draw (default: all).
-    path : str or path-like, optional
-        Save the figure there (PNG by suffix) and close it.
-    title : str, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Panels titled by family (``"gradient norm"``, ``"weight norm"``, ``"update ratio"``,
-        ``"inactive units"``, ``"activation mean"``, ``"activation std"``) where something was
-        recorded; gradient norms and update ratios on a log scale.
-    """
-    recorded = history.layers if hasattr(history, "layers") else history
-    if not isinstance(recorded, dict):
-        raise TypeError(f"history must be a History or a dict of layers, got {type(history)}")
-    if not recorded:
-        raise ValueError(
-            "no layer statistics recorded: fit with callbacks=[scratchnet.callbacks.LayerStats()]"
-        )
-    names = list(recorded) if layers is None else list(layers)
-    unknown = [n for n in names if n not in recorded]
-    if unknown:
-        raise ValueError(f"no statistics for layers {unknown}; recorded: {list(recorded)}")
-    known = {s for group, _, _ in FAMILIES.values() for s in group}
-    wanted = known if stats is None else set(stats)
-    if not wanted <= known:
-        raise ValueError(f"unknown statistics {sorted(wanted - known)}; known: {sorted(known)}")
-    panels = [
-        (family, [s for s in group if s in wanted], label, log)
-        for family, (group, label, log) in FAMILIES.items()
-        if any(s in recorded[n] for n in names for s in group if s in wanted)
-    ]
-    if not panels:
-        raise ValueError(f"none of {sorted(wanted)} was recorded for layers {names}")
-    plt = _pyplot()
-    cols = min(3, len(panels))
-    rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
-    epochs = list(getattr(history, "epoch", []) or [])
-    from matplotlib.ticker import MaxNLocator
-
-    for ax, (family, group, label, log) in zip(axes.flat, panels, strict=False):
-        for name in names:
-            for stat in group:
-                values = recorded[name].get(stat)
-                if not values:
-                    continue
-                x = np.asarray(epochs[-len(values) :] if len(epochs) >= len(values) else
-                               range(len(values))) + 1  # fmt: skip
-                tag = name if len(group) == 1 else f"{name} {stat.split('_')[0]}"
-                ax.plot(x, values, marker="o", markersize=3, label=tag)
-        if log:
-            ax.set_yscale("log")
-        ax.set_title(family)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.remove()
-    fig.suptitle(title or "layer statistics")
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-        plt.close(fig)
-    return fig
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(f"plots need matplotlib: pip install 'scratchnet[plot]' ({exc})") from exc
-    return plt

@@ -199,7 +199,7 @@ def test_plot_layer_stats_draws_one_panel_per_family(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from scratchnet.layer_stats import plot_layer_stats
+    from scratchnet.plots import plot_layer_stats
 
     assert sn.plots.plot_layer_stats is plot_layer_stats  # where users look for figures
 
