@@ -120,6 +120,81 @@ def test_ufunc_product_writes_the_same_bits_into_out(dtype):
     _same_bits(portable, H.T @ E)
 
 
+OUTER_SHAPES = [((200, 1), (1, 100)), ((1, 7), (7, 1)), ((5, 1), (1, 1)), ((64, 1), (1, 3))]
+
+
+def _outer_kernels():
+    xp = sn.get_backend("numpy").xp
+    kernels = [("ufunc", UfuncKernels(xp, np))]
+    try:
+        kernels.append(("numba", _numba_kernels()))
+    except pytest.skip.Exception:
+        pass
+    return kernels
+
+
+@pytest.mark.parametrize("shapes", OUTER_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_products_with_an_inner_dimension_of_one_give_the_blas_bits(shapes, dtype):
+    # an outer product: one rounded term per entry, accumulated from +0 by the BLAS, so -0 terms
+    # come out +0; the elementwise path must give exactly those bits, NaN and infinities included
+    (a_shape, b_shape) = shapes
+    A, B = _data(a_shape, dtype, 10), _data(b_shape, dtype, 11)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        expected = A @ B
+        for name, kernels in _outer_kernels():
+            _same_bits(kernels.product(A, B), expected)
+            flat = np.full(expected.size + 8, 7.0, dtype=dtype)
+            out = flat[4 : 4 + expected.size].reshape(expected.shape)
+            assert kernels.product(A, B, out) is out, name
+            _same_bits(out, expected)
+            assert np.all(flat[:4] == 7.0) and np.all(flat[-4:] == 7.0)  # nothing outside out
+
+
+def test_an_outer_product_of_signed_zeros_comes_out_positive_like_the_blas_result():
+    for name, kernels in _outer_kernels():
+        A = np.array([[-0.0], [0.0], [-2.0]])
+        B = np.array([[1.0, -1.0, 0.0]])
+        got = kernels.product(A, B)
+        _same_bits(got, A @ B)
+        assert not np.signbit(got[0, 0]) and not np.signbit(got[2, 2]), name
+
+
+def test_the_outer_product_path_serves_views_and_falls_back_where_a_loop_cannot():
+    # B.T of a (units, 1) weight is the view Dense passes; float16 (no BLAS) keeps matmul
+    for _, kernels in _outer_kernels():
+        W = _data((9, 1), "float64", 12, special=False)
+        E = _data((4, 1), "float64", 13, special=False)
+        _same_bits(kernels.product(E, W.T), E @ W.T)
+        rng = np.random.default_rng(14)
+        half = (
+            rng.normal(size=(4, 1)).astype(np.float16),
+            rng.normal(size=(1, 9)).astype(np.float16),
+        )
+        _same_bits(kernels.product(*half), half[0] @ half[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_model_with_one_output_and_one_feature_trains_to_the_portable_bits(dtype):
+    # every product of this model has an inner dimension of one somewhere: X B(1) (one feature),
+    # E B(L)^T (one output) and H^T E (batches of one row)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(24, 1))
+    y = (X[:, 0] > 0.1).astype(int)
+    models = []
+    for portable in (False, True):
+        m = sn.Model(hidden=(5,), output="sigmoid", seed=0, dtype=dtype)
+        m.build(1, 1)
+        if portable:
+            for layer in m.layers:
+                layer.use_kernels(None)
+        m.fit(X, y, epochs=2, batch_size=1, optimizer="adam", lr=0.01)
+        models.append(m)
+    fast, plain = models
+    for name, value in fast.parameters().items():
+        _same_bits(value, plain.parameters()[name])
+
+
 # ----- the layers, with and without the backend's kernels ---------------------------------------
 def _fit(dtype, portable, activation="relu", **model):
     rng = np.random.default_rng(3)

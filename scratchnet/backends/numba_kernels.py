@@ -12,7 +12,8 @@ each optimiser and dtype against the portable kernels.
 
 The layer kernels are loops too: the bias add (written into the fresh product H B), the column sums
 1^T E of the bias gradient (row after row from zero, the order of ``numpy.sum(E, axis=0)`` on two or
-more columns; a single column is summed pairwise by NumPy and left to it), and
+more columns; a single column is summed pairwise by NumPy and left to it), the outer products that
+stand in for matrix products with an inner dimension of one (see `UfuncKernels.product`), and
 ReLU forward and backward as branch-free selections (``numpy.maximum`` and ``numpy.where`` branch
 on every element of random-signed data, which costs several times the loop). Each reproduces its
 NumPy expression bit for bit, signed zeros and NaN included.
@@ -114,6 +115,12 @@ def _loop_sources() -> dict[str, Any]:
             for j in range(e.shape[1]):
                 out[j] = out[j] + e[i, j]
 
+    def outer(a, b, zero, out):  # out <- a b + 0 for a (n, 1), b (1, m): a BLAS call with K = 1
+        for i in range(out.shape[0]):
+            ai = a[i, 0]
+            for j in range(out.shape[1]):
+                out[i, j] = ai * b[0, j] + zero
+
     def relu(z, h):  # h <- maximum(z, 0): z where z > 0 or z is NaN, else +0
         for i in range(z.shape[0]):
             for j in range(z.shape[1]):
@@ -127,7 +134,7 @@ def _loop_sources() -> dict[str, Any]:
 
     return {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop,
             "adam": adam, "scale": scale, "add_bias": add_bias, "sum_rows": sum_rows,
-            "relu": relu, "relu_backprop": relu_backprop}  # fmt: skip
+            "outer": outer, "relu": relu, "relu_backprop": relu_backprop}  # fmt: skip
 
 
 class NumbaKernels(UfuncKernels):
@@ -211,6 +218,15 @@ class NumbaKernels(UfuncKernels):
             return super().add_bias(Z, c)
         self._compiled["add_bias"](Z, c)
         return Z
+
+    def _outer(self, A, B, out):
+        arrays = (A, B) if out is None else (A, B, out)
+        if not _loopable(arrays):
+            return super()._outer(A, B, out)
+        if out is None:
+            out = np.empty((A.shape[0], B.shape[1]), dtype=A.dtype)
+        self._compiled["outer"](A, B, A.dtype.type(0.0), out)
+        return out
 
     def sum_rows(self, E):
         # one column: NumPy then sums the contiguous column pairwise, not row by row

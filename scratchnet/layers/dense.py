@@ -88,10 +88,10 @@ class Dense(Layer):
 
     def forward(self, H: Array, training: bool = False, rng: Any = None) -> Array:
         self.cache = {"H": H}
-        Z = H @ self.params["B"]
+        kernels = self.backend_kernels
+        Z = H @ self.params["B"] if kernels is None else kernels.product(H, self.params["B"])
         if not self.use_bias:
             return Z
-        kernels = self.backend_kernels
         if kernels is None:
             return Z + self.params["c"]
         return kernels.add_bias(Z, self.params["c"])  # Z is ours: a fused kernel may add in place
@@ -109,7 +109,10 @@ class Dense(Layer):
                 self.grads["c"] = array_namespace(E).sum(E, axis=0)
             else:
                 self.grads["c"] = kernels.sum_rows(E)
-        return E @ self.params["B"].T if need_input_grad else None
+        if not need_input_grad:
+            return None
+        B = self.params["B"]
+        return E @ B.T if kernels is None else kernels.product(E, B.T)
 
     def per_sample_gradients(self, E: Array) -> dict[str, Array]:
         """dl_i/dB = h_i^T e_i (outer product), dl_i/dc = e_i: shapes (n, fan_in, units), (n, units)."""
