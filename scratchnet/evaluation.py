@@ -40,7 +40,8 @@ def evaluate_arrays(model: Any, Xd: Array, Y: Array, w: np.ndarray | None) -> di
         else:
             loss_sum = loss_sum + xp.sum(losses * w_dev[start:stop])
         if head.is_classifier:
-            correct = correct + head.correct(F, Yc, None if w_dev is None else w_dev[start:stop])
+            wc = None if w_dev is None else w_dev[start:stop]
+            correct = correct + head.correct(F, Yc, wc, getattr(model.backend, "kernels", None))
         else:
             R = F - Yc
             R2 = R * R if w_dev is None else R * R * xp.expand_dims(w_dev[start:stop], axis=1)

@@ -90,8 +90,17 @@ class Head(ABC):
         """Boolean (n,) array: is row i classified correctly? None for regression heads."""
         return None
 
-    def correct(self, F: Array, Y: Array, weights: Array | None = None) -> Array:
-        """(Weighted) number of correctly classified rows, a 0-d array."""
+    def correct(
+        self, F: Array, Y: Array, weights: Array | None = None, kernels: Any = None
+    ) -> Array:
+        """(Weighted) number of correctly classified rows, a 0-d array of F's dtype.
+
+        ``kernels`` (the backend's) may count the unweighted hits in one fused pass.
+        """
+        if weights is None and kernels is not None:
+            count = kernels.count_hits(self.name, F, Y)
+            if count is not None:
+                return count
         hits = array_namespace(F).astype(self.hits(F, Y), F.dtype)
         return array_sum(hits if weights is None else hits * weights)
 

@@ -301,6 +301,7 @@ class _Loop:
         lr = 0.0
         first = None  # the first trained batch's loss (measured at the epoch's starting weights)
         schedule = model.optimizer.schedule
+        kernels = getattr(model.backend, "kernels", None)  # hits counted in one fused pass
         if schedule.steady_within_epoch:  # ask once, not per step
             lr = schedule(
                 Clock(model.steps_done, epoch, epoch + 1 / self.steps, model.samples_seen)
@@ -339,7 +340,7 @@ class _Loop:
                 rows_weight = float(rows if w_rows is None else w_rows.sum())
                 first = None if rows_weight <= 0 else (batch_loss, rows_weight)
             if self.classifier and F is not None:
-                correct = correct + model.head.correct(F, Yb, wb)
+                correct = correct + model.head.correct(F, Yb, wb, kernels)
             for cb in listeners:  # callbacks that do not listen are not called per step
                 cb.on_batch_end(b, {"size": rows})
         n_rows = n_train

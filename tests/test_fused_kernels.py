@@ -89,14 +89,17 @@ def test_training_gives_the_same_bits_with_and_without_numba(monkeypatch):
 
     rng = np.random.default_rng(1)
     X, y = rng.normal(size=(64, 5)), rng.integers(0, 3, size=64)
-    results = []
+    results, logs = [], []
     for switch in ("1", "0"):
         monkeypatch.setenv("SCRATCHNET_NUMBA", switch)
         backend = numpy_backend.NumpyBackend()
+        assert backend.kernels.name == ("numba" if switch == "1" else "ufunc")
         m = sn.Model(hidden=(8,), dropout=0.1, l2=1e-3, seed=0, backend=backend)
-        m.fit(X, y, epochs=3, batch_size=16, optimizer=AdamW(lr=0.01, clip_norm=1.0))
+        h = m.fit(X, y, epochs=3, batch_size=16, optimizer=AdamW(lr=0.01, clip_norm=1.0))
         results.append(sn.to_numpy(m.store.values))
+        logs.append((h.history["loss"], h.history["accuracy"], m.evaluate(X, y)))
     np.testing.assert_array_equal(*results)
+    assert logs[0] == logs[1]  # losses and hit counts (fused in one loop with Numba) alike
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))

@@ -195,6 +195,47 @@ def test_a_model_with_one_output_and_one_feature_trains_to_the_portable_bits(dty
         _same_bits(value, plain.parameters()[name])
 
 
+@pytest.mark.parametrize("shape", [(1, 2), (7, 5), (300, 10), (64, 1)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("head", ["softmax", "sigmoid"])
+def test_numba_hit_counts_equal_the_heads_own_count(head, dtype, shape):
+    # NaN rows, ties and infinities: numpy.argmax takes the first maximum or the first NaN
+    from scratchnet.heads import get_head
+
+    fused = _numba_kernels()
+    rng = np.random.default_rng(15)
+    F = _data(shape, dtype, 16)
+    F[: shape[0] // 3] = np.round(F[: shape[0] // 3])  # many ties
+    if head == "softmax":
+        Y = np.eye(shape[1], dtype=dtype)[rng.integers(0, shape[1], shape[0])]
+        Y[: shape[0] // 2] = np.eye(shape[1], dtype=dtype)[np.argmax(F[: shape[0] // 2], axis=1)]
+    else:
+        Y = (rng.random(shape) > 0.5).astype(dtype)
+        Y[: shape[0] // 2] = (F[: shape[0] // 2] > 0).astype(dtype)
+    h = get_head(head)
+    with np.errstate(invalid="ignore"):
+        expected = h.correct(F, Y)
+        got = h.correct(F, Y, None, fused)
+        assert fused.count_hits(head, F, Y) is not None
+    assert type(got) is type(expected) and got == expected
+    assert got > 0 or shape[0] < 2  # half the rows were made hits
+
+
+def test_hit_counts_fall_back_to_the_head_for_weights_other_heads_and_views():
+    from scratchnet.heads import get_head
+
+    fused = _numba_kernels()
+    F = _data((20, 3), "float64", 17, special=False)
+    Y = np.eye(3)[np.argmax(F, axis=1)]
+    assert fused.count_hits("identity", F, Y) is None
+    assert fused.count_hits("softmax", F[:, ::2], Y[:, ::2]) is None  # not contiguous
+    assert fused.count_hits("softmax", F, Y.astype(np.float32)) is None
+    w = np.linspace(0.0, 1.0, 20)
+    h = get_head("softmax")
+    assert h.correct(F, Y, w, fused) == h.correct(F, Y, w)  # weighted: the head's own sum
+    assert h.correct(F, Y, None, PortableKernels(sn.get_backend("numpy").xp)) == 20.0
+
+
 # ----- the layers, with and without the backend's kernels ---------------------------------------
 def _fit(dtype, portable, activation="relu", **model):
     rng = np.random.default_rng(3)

@@ -122,6 +122,19 @@ class PortableKernels:
         where this backend has none. Returns a new array; never writes into its arguments."""
         return None
 
+    def count_hits(self, head: str, F: Array, Y: Array) -> Any | None:
+        """The number of rows the classifier head ``head`` gets right, by a fused kernel, or None
+        where this backend has none (the head then counts with its own ``hits``).
+
+        Parameters
+        ----------
+        head : {"softmax", "sigmoid"}
+            softmax: argmax_v F_iv == argmax_v Y_iv; sigmoid: (F_ik > 0) == (Y_ik > 0.5) for all k.
+        F, Y : arrays of shape (n, k)
+            Logits and encoded targets.
+        """
+        return None
+
     def clip(self, g: Array, limit: float) -> Array:
         """Element-wise clipping of g to [-limit, limit]."""
         return self.xp.clip(g, -limit, limit)

@@ -132,9 +132,47 @@ def _loop_sources() -> dict[str, Any]:
             for j in range(e.shape[1]):
                 out[i, j] = e[i, j] if h[i, j] > 0.0 else 0.0
 
+    def argmax_hits(f, y):  # rows with argmax f_i == argmax y_i (the softmax head's hits)
+        count = 0  # numpy.argmax of a row: its first maximum, or its first NaN
+        for i in range(f.shape[0]):
+            a, top = 0, f[i, 0]
+            if top == top:
+                for j in range(1, f.shape[1]):
+                    x = f[i, j]
+                    if x != x:
+                        a = j
+                        break
+                    if x > top:
+                        a, top = j, x
+            b, top = 0, y[i, 0]
+            if top == top:
+                for j in range(1, y.shape[1]):
+                    x = y[i, j]
+                    if x != x:
+                        b = j
+                        break
+                    if x > top:
+                        b, top = j, x
+            if a == b:
+                count += 1
+        return count
+
+    def sign_hits(f, y):  # rows with (f_ik > 0) == (y_ik > 0.5) for every k (the sigmoid head's)
+        count = 0
+        for i in range(f.shape[0]):
+            hit = True
+            for j in range(f.shape[1]):
+                if (f[i, j] > 0.0) != (y[i, j] > 0.5):
+                    hit = False
+                    break
+            if hit:
+                count += 1
+        return count
+
     return {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop,
             "adam": adam, "scale": scale, "add_bias": add_bias, "sum_rows": sum_rows,
-            "outer": outer, "relu": relu, "relu_backprop": relu_backprop}  # fmt: skip
+            "outer": outer, "relu": relu, "relu_backprop": relu_backprop,
+            "argmax_hits": argmax_hits, "sign_hits": sign_hits}  # fmt: skip
 
 
 class NumbaKernels(UfuncKernels):
@@ -227,6 +265,14 @@ class NumbaKernels(UfuncKernels):
             out = np.empty((A.shape[0], B.shape[1]), dtype=A.dtype)
         self._compiled["outer"](A, B, A.dtype.type(0.0), out)
         return out
+
+    def count_hits(self, head, F, Y):
+        if head not in ("softmax", "sigmoid") or not (
+            _loopable((F, Y)) and F.ndim == 2 and F.shape == Y.shape
+        ):
+            return None
+        count = self._compiled["argmax_hits" if head == "softmax" else "sign_hits"](F, Y)
+        return F.dtype.type(count)  # what the head's sum of 0/1 hits gives: a scalar of F's dtype
 
     def sum_rows(self, E):
         # one column: NumPy then sums the contiguous column pairwise, not row by row
