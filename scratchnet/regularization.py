@@ -58,16 +58,20 @@ def add_l2_gradients(layers: list, default_lam: float, norm: float) -> Array | N
     terms = []
     for layer in layers:
         lam = layer.l2 if getattr(layer, "l2", None) is not None else default_lam
+        if lam <= 0.0:
+            continue
+        kernels = getattr(layer, "backend_kernels", None)
+        targets = getattr(layer, "grad_targets", None) or {}
         for key in layer.weight_keys:
-            if lam > 0.0:
-                W = layer.params[key]
-                step = norm * l2_gradient(W, lam)
-                targets = getattr(layer, "grad_targets", None) or {}
-                if targets.get(key) is layer.grads[key]:  # a view of the flat gradient buffer
-                    layer.grads[key] += step  # the same sum, left where the gradient lives
-                else:  # an array the layer may still use: a new one
-                    layer.grads[key] = layer.grads[key] + step
-                terms.append((W, lam))
+            W, g = layer.params[key], layer.grads[key]
+            in_place = targets.get(key) is g  # a view of the flat gradient buffer: add there
+            if kernels is not None:  # one fused pass where the backend has one
+                layer.grads[key] = kernels.add_l2(g, W, lam, norm, in_place)
+            elif in_place:
+                layer.grads[key] += norm * l2_gradient(W, lam)
+            else:  # an array the layer may still use: a new one
+                layer.grads[key] = g + norm * l2_gradient(W, lam)
+            terms.append((W, lam))
     value = l2_penalty(terms)
     return None if value is None else norm * value
 

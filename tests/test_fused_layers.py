@@ -236,6 +236,34 @@ def test_hit_counts_fall_back_to_the_head_for_weights_other_heads_and_views():
     assert h.correct(F, Y, None, PortableKernels(sn.get_backend("numpy").xp)) == 20.0
 
 
+@pytest.mark.parametrize("in_place", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_l2_gradient_kernels_give_the_portable_bits(dtype, in_place):
+    # g + norm (lambda W), in the array's dtype: written into g only when asked to
+    xp = sn.get_backend("numpy").xp
+    W, g = _data((33, 7), dtype, 18), _data((33, 7), dtype, 19)
+    lam, norm = 3e-4, 1.0 / 200
+    with np.errstate(invalid="ignore", over="ignore"):
+        expected = g + norm * (lam * W)
+        kernels = [PortableKernels(xp), UfuncKernels(xp, np)]
+        try:
+            kernels.append(_numba_kernels())
+        except pytest.skip.Exception:
+            pass
+        for k in kernels:
+            target = g.copy()
+            got = k.add_l2(target, W, lam, norm, in_place)
+            _same_bits(got, expected)
+            assert (got is target) == in_place, type(k).__name__
+            if not in_place:
+                _same_bits(target, g)  # the caller's array is left alone
+    view = _data((8, 6), dtype, 20)[:, ::2]  # not contiguous: the ufunc route
+    if len(kernels) == 3:
+        _same_bits(
+            kernels[2].add_l2(view.copy(), view, lam, norm, False), view + norm * (lam * view)
+        )
+
+
 # ----- the layers, with and without the backend's kernels ---------------------------------------
 def _fit(dtype, portable, activation="relu", **model):
     rng = np.random.default_rng(3)

@@ -110,6 +110,15 @@ class UfuncKernels(PortableKernels):
         u.subtract(p, t, out=p)
         return p, m, v
 
+    def add_l2(self, g, W, lam, norm, in_place):
+        if not in_place:
+            return super().add_l2(g, W, lam, norm, in_place)
+        u, t = self._u, self._scratch(W)
+        u.multiply(W, lam, out=t)  # lambda W, then norm (lambda W), as the portable kernel
+        u.multiply(t, norm, out=t)
+        u.add(g, t, out=g)
+        return g
+
     def decay(self, p, factor):
         self._u.multiply(p, factor, out=p)
         return p

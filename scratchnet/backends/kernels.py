@@ -82,6 +82,18 @@ class PortableKernels:
         denom = self.xp.sqrt(v) * (1.0 / correction2**0.5) + eps
         return p - (lr / correction1) * (m / denom), m, v
 
+    def add_l2(self, g: Array, W: Array, lam: float, norm: float, in_place: bool) -> Array:
+        """g + norm * (lambda W): the L2 term of a weight gradient (section 4.1), added to g.
+
+        ``in_place``: g is a view of the flat gradient buffer of a library with in-place updates
+        (the parameter store hands such views out only there): the sum is written into it.
+        """
+        step = norm * (lam * W)
+        if in_place:
+            g += step
+            return g
+        return g + step
+
     def decay(self, p: Array, factor: float) -> Array:
         """p <- factor p (AdamW's decoupled weight decay uses factor = 1 - lr wd)."""
         return factor * p

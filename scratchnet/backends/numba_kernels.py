@@ -99,6 +99,10 @@ def _loop_sources() -> dict[str, Any]:
             v[i] = vi
             p[i] = p[i] - (mi / ((np.sqrt(vi) * inv_sqrt_c2) + eps)) * step
 
+    def add_l2(g, w, lam, norm, out):  # out <- g + norm (lam w), out may be g
+        for i in range(g.shape[0]):
+            out[i] = g[i] + norm * (lam * w[i])
+
     def scale(p, factor):  # p <- factor p (AdamW's decay, in place)
         for i in range(p.shape[0]):
             p[i] = p[i] * factor
@@ -170,7 +174,7 @@ def _loop_sources() -> dict[str, Any]:
         return count
 
     return {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop,
-            "adam": adam, "scale": scale, "add_bias": add_bias, "sum_rows": sum_rows,
+            "adam": adam, "add_l2": add_l2, "scale": scale, "add_bias": add_bias, "sum_rows": sum_rows,
             "outer": outer, "relu": relu, "relu_backprop": relu_backprop,
             "argmax_hits": argmax_hits, "sign_hits": sign_hits}  # fmt: skip
 
@@ -242,6 +246,15 @@ class NumbaKernels(UfuncKernels):
             c(1.0 / correction2**0.5), c(eps),
         )  # fmt: skip
         return p, m, v
+
+    def add_l2(self, g, W, lam, norm, in_place):
+        flat = self._flat(g, W)
+        if flat is None:
+            return super().add_l2(g, W, lam, norm, in_place)
+        out = g if in_place else np.empty_like(g)
+        c = g.dtype.type
+        self._loop("add_l2", g.size)(*flat, c(lam), c(norm), out.reshape(-1))
+        return out
 
     def decay(self, p, factor):
         flat = self._flat(p)
