@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .activations import stable_sigmoid, stable_softplus
+from .activations import stable_sigmoid
 from .namespace import array_max, array_namespace, array_sum
 
 Array = Any
@@ -117,8 +117,14 @@ class SigmoidHead(Head):
         return stable_sigmoid(F)
 
     def sample_losses(self, F, Y):
-        # -(y log sigma(f) + (1 - y) log(1 - sigma(f))) = softplus(f) - y f
-        return array_sum(stable_softplus(F) - Y * F, axis=1), stable_sigmoid(F)
+        # -(y log sigma(f) + (1 - y) log(1 - sigma(f))) = softplus(f) - y f; softplus and sigma
+        # share e = e^{-|f|} (the expressions of stable_softplus and stable_sigmoid, computed once)
+        xp = array_namespace(F)
+        e = xp.exp(-xp.abs(F))
+        softplus = xp.maximum(F, xp.zeros_like(F)) + xp.log1p(e)
+        one_plus_e = 1.0 + e
+        sigma = xp.where(F >= 0, 1.0 / one_plus_e, e / one_plus_e)
+        return array_sum(softplus - Y * F, axis=1), sigma
 
     def encode_targets(self, y, n_outputs):
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
