@@ -64,7 +64,7 @@ class Head(ABC):
         """
 
     def loss_and_delta(
-        self, F: Array, Y: Array, weights: Array | None, norm: float
+        self, F: Array, Y: Array, weights: Array | None, norm: float, kernels: Any = None
     ) -> tuple[Array, Array]:
         """The reduced loss (a 0-d array) and dL/dF = norm * w * (y_hat - y).
 
@@ -78,13 +78,24 @@ class Head(ABC):
             Per-sample weights w_i.
         norm : float
             1 for the notes' totals, 1 / sum(w) for the mean.
+        kernels : optional
+            The backend's kernels: `fused_loss_and_delta` may use them.
         """
+        if weights is None and kernels is not None:
+            fused = self.fused_loss_and_delta(F, Y, norm, kernels)
+            if fused is not None:
+                return fused
         losses, Yhat = self.sample_losses(F, Y)
         residual = Yhat - Y
         if weights is None:
             return norm * array_sum(losses), norm * residual
         scale = norm * array_namespace(F).expand_dims(weights, axis=1)
         return norm * array_sum(weights * losses), scale * residual
+
+    def fused_loss_and_delta(self, F: Array, Y: Array, norm: float, kernels: Any) -> tuple | None:
+        """The unweighted `loss_and_delta` by a fused kernel of ``kernels``, or None (no such
+        kernel for this head or these arrays)."""
+        return None
 
     def hits(self, F: Array, Y: Array) -> Array | None:
         """Boolean (n,) array: is row i classified correctly? None for regression heads."""
@@ -177,6 +188,9 @@ class SoftmaxHead(Head):
         total = array_sum(P, axis=1, keepdims=True)
         losses = xp.log(total[:, 0]) - array_sum(Y * S, axis=1)
         return losses, P / total
+
+    def fused_loss_and_delta(self, F, Y, norm, kernels):
+        return kernels.softmax_loss_and_delta(F, Y, norm)
 
     def encode_targets(self, y, n_outputs):
         _refuse_column_of_labels(y)

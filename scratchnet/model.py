@@ -321,7 +321,7 @@ class Model(PredictionMixin, SavingMixin):
             The logits.
         """
         F = self.forward_arrays(Xd, training)
-        loss, dF = self.head.loss_and_delta(F, Y, w, norm)
+        loss, dF = self.head.loss_and_delta(F, Y, w, norm, self.backend.kernels)
         self._backward(dF)
         penalty = add_l2_gradients(self.layers, self.l2, norm)
         self.store.gather_gradients(self.layers)

@@ -45,7 +45,7 @@ def _data(shape, dtype, seed=0, special=True):
 
 
 def _same_bits(a, b):
-    a, b = np.asarray(a), np.asarray(b)
+    a, b = np.atleast_1d(np.asarray(a)), np.atleast_1d(np.asarray(b))
     assert a.dtype == b.dtype and a.shape == b.shape
     np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
 
@@ -262,6 +262,82 @@ def test_l2_gradient_kernels_give_the_portable_bits(dtype, in_place):
         _same_bits(
             kernels[2].add_l2(view.copy(), view, lam, norm, False), view + norm * (lam * view)
         )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numba_row_sums_are_numpys_pairwise_sums_for_every_row_length(dtype):
+    fused = _numba_kernels()
+    rows = fused._compiled["row_sums"]
+    rng = np.random.default_rng(21)
+    for k in range(1, 129):
+        P = _data((12, k), dtype, k, special=False)
+        P[0] = -0.0  # all -0: +0 from the identity
+        P[1, : min(k, len(SPECIAL))] = SPECIAL[: min(k, len(SPECIAL))]
+        P[2] = rng.permutation(P[2])
+        out = np.empty(12, dtype=dtype)
+        with np.errstate(invalid="ignore"):
+            rows(P, P.dtype.type(0.0), out)
+            _same_bits(out, np.sum(P, axis=1))
+
+
+def _softmax_case(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    F = (rng.standard_normal(shape) * 3.0).astype(dtype)
+    Y = np.eye(shape[1], dtype=dtype)[rng.integers(0, shape[1], shape[0])]
+    return F, Y
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (200, 10), (128, 10), (33, 3), (50, 128), (20, 129)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numba_softmax_loss_and_delta_give_the_heads_bits(shape, dtype):
+    from scratchnet.heads import get_head
+
+    fused, head = _numba_kernels(), get_head("softmax")
+    F, Y = _softmax_case(shape, dtype, 22)
+    for norm in (1.0, 1.0 / shape[0], 0.37):
+        loss, delta = head.loss_and_delta(F, Y, None, norm)
+        got = head.loss_and_delta(F, Y, None, norm, fused)
+        _same_bits(got[0], loss)
+        _same_bits(got[1], delta)
+    assert (fused.softmax_loss_and_delta(F, Y, 1.0) is None) == (shape[1] > 128)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numba_softmax_rows_with_special_maxima_give_the_heads_bits(dtype):
+    # a row whose max is -0/+0 (NumPy's SIMD max picks either) or NaN takes NumPy's max: still
+    # the head's bits; infinities and huge logits go through the loops
+    from scratchnet.heads import get_head
+
+    fused, head = _numba_kernels(), get_head("softmax")
+    F, Y = _softmax_case((40, 6), dtype, 23)
+    F[0] = [-0.0, 0.0, -1.0, -0.0, -2.0, 0.0]
+    F[1] = [np.inf, 1.0, -np.inf, 0.0, 2.0, 3.0]
+    F[2] = -np.inf
+    F[3, 2] = np.nan
+    F[4] = [1e4, -1e4, 3e3, 0.0, 1e4, 5.0]
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        shift = fused._compiled["shift_by_row_max"]
+        for rows, loops in ((slice(1, 3), True), (slice(4, None), True), (slice(0, None), False),
+                            (slice(3, None), False)):  # fmt: skip
+            assert shift(F[rows], np.empty_like(F[rows])) == loops
+            loss, delta = head.loss_and_delta(F[rows], Y[rows], None, 0.25)
+            got = head.loss_and_delta(F[rows], Y[rows], None, 0.25, fused)
+            _same_bits(got[0], loss)
+            _same_bits(got[1], delta)
+
+
+def test_numba_softmax_leaves_weighted_and_foreign_arrays_to_the_head():
+    from scratchnet.heads import get_head
+
+    fused, head = _numba_kernels(), get_head("softmax")
+    F, Y = _softmax_case((30, 4), "float64", 24)
+    assert fused.softmax_loss_and_delta(F[:, ::2], Y[:, ::2], 1.0) is None  # not contiguous
+    assert fused.softmax_loss_and_delta(F, Y.astype(np.float32), 1.0) is None
+    w = np.linspace(0.5, 1.5, 30)
+    loss, delta = head.loss_and_delta(F, Y, w, 0.1)
+    got = head.loss_and_delta(F, Y, w, 0.1, fused)  # weighted: the head's own expressions
+    _same_bits(got[0], loss)
+    _same_bits(got[1], delta)
 
 
 # ----- the layers, with and without the backend's kernels ---------------------------------------

@@ -134,6 +134,15 @@ class PortableKernels:
         where this backend has none. Returns a new array; never writes into its arguments."""
         return None
 
+    def softmax_loss_and_delta(self, F: Array, Y: Array, norm: float) -> tuple | None:
+        """The softmax head's unweighted ``loss_and_delta`` in fewer passes, or None where this
+        backend has no fused kernel (the head then computes it).
+
+        Returns norm * sum_i l_i (as the head's reduction gives it) and dL/dF = norm (softmax(F) -
+        Y), with l_i = log sum_v e^{S_iv} - sum_v y_iv S_iv and S = F - max_v F_iv (eq. 3).
+        """
+        return None
+
     def count_hits(self, head: str, F: Array, Y: Array) -> Any | None:
         """The number of rows the classifier head ``head`` gets right, by a fused kernel, or None
         where this backend has none (the head then counts with its own ``hits``).

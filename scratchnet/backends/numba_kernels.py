@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..namespace import array_max, array_sum
 from .inplace import UfuncKernels
 
 #: set to "0" to keep the ufunc kernels even where Numba is installed
@@ -58,8 +59,56 @@ def _compile() -> dict[str, Any]:
     # error_model="numpy": a division by zero gives inf or NaN as the ufuncs do, and the loops
     # vectorise (the default "python" model checks every divisor and raises)
     jit = numba.njit(fastmath=False, cache=True, nogil=True, error_model="numpy")
+    global term, pairwise_sum
+    term = jit(_term_source)
+    pairwise_sum = jit(_pairwise_source)
     _COMPILED = {name: jit(loop) for name, loop in _loop_sources().items()}
     return _COMPILED
+
+
+def _term_source(a, b, product, i):
+    """a_i, or the product a_i b_i (the terms `pairwise_sum` adds)."""
+    return a[i] * b[i] if product else a[i]
+
+
+def _pairwise_source(a, b, product, lo, n, zero):
+    """NumPy's pairwise summation (``pairwise_sum`` in its umath loops) of a[lo:lo+n], or of the
+    products a_j b_j when ``product``, for n <= `PAIRWISE_BLOCK`: under 8 terms one by one from
+    +0, else in eight interleaved partial sums combined as ((r0 + r1) + (r2 + r3)) + ((r4 + r5) +
+    (r6 + r7)), then the remainder. With +0 added in front (the reduction's identity) this is
+    ``numpy.sum`` over a contiguous row, bit for bit (tests/test_fused_layers.py checks every
+    length and special values). Longer rows, which NumPy splits in halves recursively, are left
+    to NumPy: Numba's on-disk cache of a recursive loop crashed the next process.
+    """
+    if n < 8:
+        res = zero
+        for i in range(lo, lo + n):
+            res = res + term(a, b, product, i)
+        return res
+    r0, r1 = term(a, b, product, lo), term(a, b, product, lo + 1)
+    r2, r3 = term(a, b, product, lo + 2), term(a, b, product, lo + 3)
+    r4, r5 = term(a, b, product, lo + 4), term(a, b, product, lo + 5)
+    r6, r7 = term(a, b, product, lo + 6), term(a, b, product, lo + 7)
+    i = lo + 8
+    stop = lo + n - (n % 8)
+    while i < stop:
+        r0, r1 = r0 + term(a, b, product, i), r1 + term(a, b, product, i + 1)
+        r2, r3 = r2 + term(a, b, product, i + 2), r3 + term(a, b, product, i + 3)
+        r4, r5 = r4 + term(a, b, product, i + 4), r5 + term(a, b, product, i + 5)
+        r6, r7 = r6 + term(a, b, product, i + 6), r7 + term(a, b, product, i + 7)
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        res = res + term(a, b, product, i)
+        i += 1
+    return res
+
+
+#: rows up to this length are summed by `pairwise_sum` (NumPy's PW_BLOCKSIZE)
+PAIRWISE_BLOCK = 128
+#: the compiled helpers the loops call (set by `_compile`)
+term: Any = None
+pairwise_sum: Any = None
 
 
 def _loop_sources() -> dict[str, Any]:
@@ -173,10 +222,38 @@ def _loop_sources() -> dict[str, Any]:
                 count += 1
         return count
 
+    def shift_by_row_max(f, s):  # s <- f - max_v f_iv; False (s unfinished) where numpy's max
+        # of the row may differ in its bits: a row whose max is 0 (-0 or +0 by SIMD lane order) or
+        # NaN (which NaN). Any other maximum is one value with one bit pattern.
+        for i in range(f.shape[0]):
+            top = f[i, 0]
+            for j in range(1, f.shape[1]):
+                x = f[i, j]
+                if x > top or x != x:
+                    top = x
+            if top == 0.0 or top != top:
+                return False
+            for j in range(f.shape[1]):
+                s[i, j] = f[i, j] - top
+        return True
+
+    def row_sums(p, zero, out):  # out_i <- +0 + pairwise sum of row i, as numpy.sum(p, axis=1)
+        for i in range(p.shape[0]):
+            out[i] = zero + pairwise_sum(p[i], p[i], False, 0, p.shape[1], zero)
+
+    def softmax_residual(s, p, total, log_total, y, norm, zero, losses, delta):
+        # l_i = log(total_i) - sum_v y_iv s_iv (pairwise, as numpy.sum(Y * S, axis=1));
+        # delta_iv = norm * (p_iv / total_i - y_iv)
+        for i in range(s.shape[0]):
+            losses[i] = log_total[i] - (zero + pairwise_sum(y[i], s[i], True, 0, s.shape[1], zero))
+            for j in range(s.shape[1]):
+                delta[i, j] = norm * (p[i, j] / total[i] - y[i, j])
+
     return {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop,
             "adam": adam, "add_l2": add_l2, "scale": scale, "add_bias": add_bias, "sum_rows": sum_rows,
             "outer": outer, "relu": relu, "relu_backprop": relu_backprop,
-            "argmax_hits": argmax_hits, "sign_hits": sign_hits}  # fmt: skip
+            "argmax_hits": argmax_hits, "shift_by_row_max": shift_by_row_max, "row_sums": row_sums,
+            "softmax_residual": softmax_residual, "sign_hits": sign_hits}  # fmt: skip
 
 
 class NumbaKernels(UfuncKernels):
@@ -278,6 +355,29 @@ class NumbaKernels(UfuncKernels):
             out = np.empty((A.shape[0], B.shape[1]), dtype=A.dtype)
         self._compiled["outer"](A, B, A.dtype.type(0.0), out)
         return out
+
+    def softmax_loss_and_delta(self, F, Y, norm):
+        # the head's expressions with the row sums and the residual in loops; max, exp and log
+        # stay NumPy's (its SIMD exp and log, and its max of signed zeros, are not libm's)
+        if not (
+            _loopable((F, Y)) and F.ndim == 2 and F.shape == Y.shape
+            and F.shape[1] <= PAIRWISE_BLOCK
+        ):  # fmt: skip
+            return None
+        c = F.dtype.type
+        S = np.empty_like(F)
+        if not self._compiled["shift_by_row_max"](F, S):
+            S = F - array_max(F, axis=1, keepdims=True)
+        P = np.exp(S)
+        total = np.empty(F.shape[0], dtype=F.dtype)
+        self._compiled["row_sums"](P, c(0.0), total)
+        log_total = np.log(total)
+        losses = np.empty_like(total)
+        delta = np.empty_like(F)
+        self._compiled["softmax_residual"](
+            S, P, total, log_total, Y, c(norm), c(0.0), losses, delta
+        )  # fmt: skip
+        return norm * array_sum(losses), delta
 
     def count_hits(self, head, F, Y):
         if head not in ("softmax", "sigmoid") or not (
