@@ -137,6 +137,9 @@ class SigmoidHead(Head):
         sigma = xp.where(F >= 0, 1.0 / one_plus_e, e / one_plus_e)
         return array_sum(softplus - Y * F, axis=1), sigma
 
+    def fused_loss_and_delta(self, F, Y, norm, kernels):
+        return kernels.sigmoid_loss_and_delta(F, Y, norm)
+
     def encode_targets(self, y, n_outputs):
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         if Y.ndim != 2:

@@ -340,6 +340,32 @@ def test_numba_softmax_leaves_weighted_and_foreign_arrays_to_the_head():
     _same_bits(got[1], delta)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (200, 1), (128, 5), (40, 128), (10, 129)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numba_sigmoid_loss_and_delta_give_the_heads_bits(shape, dtype):
+    # signed zeros, infinities, NaN and logits past exp's range mixed in (_data's specials)
+    from scratchnet.heads import get_head
+
+    fused, head = _numba_kernels(), get_head("sigmoid")
+    rng = np.random.default_rng(25)
+    F = _data(shape, dtype, 26)
+    F.reshape(-1)[-3:] = np.array([800.0, -800.0, 90.0], dtype=dtype)[: F.size][-3:]
+    Y = (rng.random(shape) > 0.5).astype(dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for norm in (1.0, 1.0 / shape[0], 0.37):
+            loss, delta = head.loss_and_delta(F, Y, None, norm)
+            got = head.loss_and_delta(F, Y, None, norm, fused)
+            _same_bits(got[0], loss)
+            _same_bits(got[1], delta)
+        finite = np.nan_to_num(F, nan=0.5, posinf=30.0, neginf=-30.0)
+        loss, delta = head.loss_and_delta(finite, Y, None, 0.5)  # a finite loss, compared too
+        got = head.loss_and_delta(finite, Y, None, 0.5, fused)
+        _same_bits(got[0], loss)
+        _same_bits(got[1], delta)
+    assert np.isfinite(loss)
+    assert (fused.sigmoid_loss_and_delta(F, Y, 1.0) is None) == (shape[1] > 128)
+
+
 # ----- the layers, with and without the backend's kernels ---------------------------------------
 def _fit(dtype, portable, activation="relu", **model):
     rng = np.random.default_rng(3)

@@ -143,6 +143,14 @@ class PortableKernels:
         """
         return None
 
+    def sigmoid_loss_and_delta(self, F: Array, Y: Array, norm: float) -> tuple | None:
+        """The sigmoid head's unweighted ``loss_and_delta`` in fewer passes, or None (no kernel).
+
+        Returns norm * sum_i l_i with l_i = sum_k softplus(F_ik) - y_ik F_ik, and dL/dF =
+        norm (sigma(F) - Y).
+        """
+        return None
+
     def count_hits(self, head: str, F: Array, Y: Array) -> Any | None:
         """The number of rows the classifier head ``head`` gets right, by a fused kernel, or None
         where this backend has none (the head then counts with its own ``hits``).

@@ -249,11 +249,25 @@ def _loop_sources() -> dict[str, Any]:
             for j in range(s.shape[1]):
                 delta[i, j] = norm * (p[i, j] / total[i] - y[i, j])
 
+    def sigmoid_terms(f, e, log1p_e, y, norm, zero, one, terms, delta):
+        # terms_ik = softplus(f_ik) - y_ik f_ik, softplus = max(f, 0) + log1p(e), e = e^{-|f|};
+        # delta_ik = norm * (sigma(f_ik) - y_ik), sigma = 1 / (1 + e) for f >= 0, else e / (1 + e).
+        # NumPy's max(-0, 0) may be either zero: log1p(e) = log 2 is added to it, the same sum.
+        # zero and one come in the arrays' dtype (a float literal would promote float32 math).
+        for i in range(f.shape[0]):
+            for j in range(f.shape[1]):
+                x, ej = f[i, j], e[i, j]
+                positive = x if (x > zero or x != x) else zero
+                terms[i, j] = (positive + log1p_e[i, j]) - y[i, j] * x
+                one_plus_e = one + ej
+                sigma = one / one_plus_e if x >= zero else ej / one_plus_e
+                delta[i, j] = norm * (sigma - y[i, j])
+
     return {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop,
             "adam": adam, "add_l2": add_l2, "scale": scale, "add_bias": add_bias, "sum_rows": sum_rows,
             "outer": outer, "relu": relu, "relu_backprop": relu_backprop,
             "argmax_hits": argmax_hits, "shift_by_row_max": shift_by_row_max, "row_sums": row_sums,
-            "softmax_residual": softmax_residual, "sign_hits": sign_hits}  # fmt: skip
+            "softmax_residual": softmax_residual, "sigmoid_terms": sigmoid_terms, "sign_hits": sign_hits}  # fmt: skip
 
 
 class NumbaKernels(UfuncKernels):
@@ -377,6 +391,23 @@ class NumbaKernels(UfuncKernels):
         self._compiled["softmax_residual"](
             S, P, total, log_total, Y, c(norm), c(0.0), losses, delta
         )  # fmt: skip
+        return norm * array_sum(losses), delta
+
+    def sigmoid_loss_and_delta(self, F, Y, norm):
+        # exp and log1p stay NumPy's; the rest of the head's expressions in one loop
+        if not (
+            _loopable((F, Y)) and F.ndim == 2 and F.shape == Y.shape
+            and F.shape[1] <= PAIRWISE_BLOCK
+        ):  # fmt: skip
+            return None
+        c = F.dtype.type
+        e = np.exp(-np.abs(F))
+        terms, delta = np.empty_like(F), np.empty_like(F)
+        self._compiled["sigmoid_terms"](
+            F, e, np.log1p(e), Y, c(norm), c(0.0), c(1.0), terms, delta
+        )  # fmt: skip
+        losses = np.empty(F.shape[0], dtype=F.dtype)
+        self._compiled["row_sums"](terms, c(0.0), losses)
         return norm * array_sum(losses), delta
 
     def count_hits(self, head, F, Y):
