@@ -1,22 +1,32 @@
-"""Fused optimiser kernels for NumPy, compiled by Numba (the optional extra ``scratchnet[fast]``).
+"""Fused kernels for NumPy, compiled by Numba (the optional extra ``scratchnet[fast]``).
 
 `UfuncKernels` needs up to thirteen passes over the flat parameter buffer for one Adam step, one
 per ufunc. Here each optimiser is one loop over the buffer that reads p, g and the state once and
 writes them once. The loops run on one thread: splitting them over the cores with ``numba.prange``
 was measured slower in training (Numba's thread pool and OpenBLAS's threads then compete for the
 same cores between the matrix products; on the MNIST-shaped epoch the parallel variant made the
-products three times slower), and one fused pass is already memory-bound. The arithmetic is the ufunc path's,
-operation by operation and in the array's dtype (every scalar is cast to that dtype first, as NumPy
+products three times slower), and one fused pass is already memory-bound. The arithmetic is the
+ufunc path's, operation by operation and in the array's dtype (every scalar is cast to that dtype first, as NumPy
 does with a Python float), so both paths give the same bits; ``tests/test_fused_kernels.py`` checks
 each optimiser and dtype against the portable kernels.
 
 The layer kernels are loops too: the bias add (written into the fresh product H B), the column sums
 1^T E of the bias gradient (row after row from zero, the order of ``numpy.sum(E, axis=0)`` on two or
 more columns; a single column is summed pairwise by NumPy and left to it), the outer products that
-stand in for matrix products with an inner dimension of one (see `UfuncKernels.product`), and
-ReLU forward and backward as branch-free selections (``numpy.maximum`` and ``numpy.where`` branch
-on every element of random-signed data, which costs several times the loop). Each reproduces its
-NumPy expression bit for bit, signed zeros and NaN included.
+stand in for matrix products with an inner dimension of one (see `UfuncKernels.product`), the L2
+term of a weight gradient, and ReLU forward and backward as branch-free selections
+(``numpy.maximum`` and ``numpy.where`` branch on every element of random-signed data, which costs
+several times the loop).
+
+The head kernels take the softmax and sigmoid heads' loss and dL/dF (unweighted) from about a dozen
+NumPy calls on a small (n, k) batch to five or six, and count the hits for the accuracy in one pass.
+``exp``, ``log`` and ``log1p`` stay NumPy's (its SIMD versions do not give libm's bits), and so
+does a row maximum that is a zero or NaN (which zero or NaN NumPy's SIMD max returns depends on
+lane order). Row sums replay NumPy's pairwise summation for rows of up to 128 entries (longer rows
+are left to NumPy).
+
+Each loop reproduces its NumPy expression bit for bit, signed zeros and NaN included: the scalars
+come in the arrays' dtype, so float32 math stays float32.
 
 `numba_kernels()` returns None when Numba is missing or switched off with the environment variable
 ``SCRATCHNET_NUMBA=0``; the NumPy backend then keeps `UfuncKernels`.
