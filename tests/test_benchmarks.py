@@ -224,4 +224,14 @@ def test_small_data_suite_runs_and_reports_both_estimators(tmp_path):
         assert math.isclose(
             row["ratio_fit"], row["scratchnet"]["fit_s"] / row["scikit-learn"]["fit_s"]
         )
-    assert "ratio per epoch" in (tmp_path / "small_data.md").read_text()
+        if report["kernels"] == "numba":  # the ufunc-kernel run trains to the same bits
+            unfused = row["scratchnet-ufunc"]
+            assert unfused["accuracy"] == row["scratchnet"]["accuracy"]
+            assert unfused["epochs"] == row["scratchnet"]["epochs"]
+            assert math.isclose(
+                row["ratio_fused_unfused"],
+                row["scratchnet"]["ms_per_epoch"] / unfused["ms_per_epoch"],
+            )
+    text = (tmp_path / "small_data.md").read_text()
+    assert "ratio per epoch" in text
+    assert ("fused / ufunc" in text) == (report["kernels"] == "numba")
