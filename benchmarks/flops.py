@@ -65,6 +65,66 @@ def floor_seconds(flops: float, peak_gflops: float) -> float:
     return float(flops) / (float(peak_gflops) * 1e9)
 
 
+def batch_products_seconds(
+    sizes: Sequence[int],
+    batch_size: int,
+    n_samples: int,
+    dtype: str = "float32",
+    repeats: int = 3,
+) -> dict[str, Any]:
+    """One epoch of the training step's matrix products alone, at the mini-batch shapes (NumPy).
+
+    The same products as `flops_per_sample` counts, each written into a preallocated array: per
+    layer H B (forward) and H^T E (weight gradient), and E B^T for every layer but the first,
+    over ``n_samples // batch_size`` full batches and one smaller last batch. Nothing else runs,
+    so the time is what the products cost at these shapes, which run below the square-matrix
+    peak that defines the floor. Best of ``repeats`` epochs after one warm-up step.
+
+    Returns
+    -------
+    dict
+        ``seconds`` (best epoch), ``gflops`` (epoch FLOP / seconds) and ``batch_size``.
+    """
+    import numpy as np
+
+    sizes = [int(s) for s in sizes]
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((a, b)).astype(dtype) for a, b in pairwise(sizes)]
+    full, rest = divmod(int(n_samples), int(batch_size))
+    shapes = [int(batch_size)] * full + ([rest] if rest else [])
+
+    def buffers(n: int) -> tuple[list, list, list]:
+        H = [rng.standard_normal((n, a)).astype(dtype) for a in sizes[:-1]]
+        Z = [np.empty((n, b), dtype=dtype) for b in sizes[1:]]
+        E = [rng.standard_normal((n, b)).astype(dtype) for b in sizes[1:]]
+        return H, Z, E
+
+    grads = [np.empty_like(W) for W in weights]
+    by_rows = {n: buffers(n) for n in set(shapes)}
+
+    def step(n: int) -> None:
+        H, Z, E = by_rows[n]
+        for layer, W in enumerate(weights):
+            np.matmul(H[layer], W, out=Z[layer])
+        for layer in range(len(weights) - 1, -1, -1):
+            np.matmul(H[layer].T, E[layer], out=grads[layer])
+            if layer > 0:
+                np.matmul(E[layer], weights[layer].T, out=H[layer])
+
+    step(shapes[0])
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        for n in shapes:
+            step(n)
+        best = min(best, time.perf_counter() - start)
+    return {
+        "seconds": best,
+        "gflops": epoch_flops(sizes, n_samples) / best / 1e9,
+        "batch_size": int(batch_size),
+    }
+
+
 def _matmul_callable(library: str, device: str, n: int, dtype: str) -> tuple[Any, Any]:
     """(product, synchronize) closures for an n x n product on ``library``/``device``."""
     import numpy as np

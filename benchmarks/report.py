@@ -122,6 +122,26 @@ def markdown(report: dict[str, Any]) -> str:
                 f"({ref['flops_per_epoch'] // ref['n_train']:,} per sample); at "
                 f"{peaks[0]['gflops']:.1f} GFLOP/s the floor is {ref['floor_s']:.3f} s/epoch."
             )
+            alone = report.get("batch_products")
+            sn = next(
+                (
+                    r
+                    for r in report["results"]
+                    if r["config"] == "reference" and r["framework"] == "scratchnet"
+                ),
+                None,
+            )
+            if alone:
+                line = (
+                    f"The same products timed alone at the reference batch shapes (nothing else "
+                    f"running): {alone['seconds']:.3f} s/epoch ({alone['gflops']:.1f} GFLOP/s), "
+                    f"{alone['seconds'] / ref['floor_s']:.2f}x the floor"
+                )
+                if sn is not None and not sn.get("skipped"):
+                    ratio = sn["median_epoch_s"] / alone["seconds"]
+                    line += f"; scratchnet's epoch is {ratio:.2f}x that"
+                out.append("")
+                out.append(line + ".")
         out.append("")
     memory = {m["framework"]: m for m in report.get("memory", []) if "error" not in m}
     reference = [

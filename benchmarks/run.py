@@ -156,7 +156,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     """Run the requested suites and return the report dict (see ``benchmarks/README.md``)."""
     from benchmarks import suite
     from benchmarks.data import load_dataset
-    from benchmarks.flops import matmul_peak
+    from benchmarks.flops import batch_products_seconds, layer_sizes, matmul_peak
     from benchmarks.frameworks import (
         TrainSpec,
         expand_frameworks,
@@ -211,6 +211,13 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     print(f"data: {data_summary}", file=sys.stderr)
 
     with_reference = args.suite in ("reference", "all")
+    batch_products = None
+    if with_reference and args.backend == "numpy":  # the reference products alone, batch shapes
+        ref = suite.REFERENCE
+        sizes = layer_sizes(data.n_features, ref.hidden, data.n_classes)
+        n_train = int(data.X_train.shape[0])
+        batch_products = batch_products_seconds(sizes, ref.batch_size, n_train, args.dtype)
+        print(f"reference products alone: {batch_products['seconds']:.3f} s/epoch", file=sys.stderr)
     results: list[dict[str, Any]] = []
     for config in suite.configs_for(args.suite):
         is_reference = config.name == suite.REFERENCE.name
@@ -265,6 +272,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             "argv": sys.argv[1:],
         },
         "matmul": peaks,
+        "batch_products": batch_products,
         "results": results,
         "ratios": suite.ratios(results),
         "growth": suite.growth(results),

@@ -135,6 +135,8 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
     assert {"meta", "matmul", "results", "ratios", "growth", "memory", "targets"} <= set(report)
     assert report["meta"]["quick"] is True and report["meta"]["data"]["n_train"] == 512
     assert _positive(report["matmul"][0]["gflops"])
+    alone = report["batch_products"]  # the reference products alone, at batch shapes
+    assert alone["batch_size"] == 128 and _positive(alone["seconds"]) and _positive(alone["gflops"])
 
     ran = [r for r in report["results"] if not r.get("skipped")]
     ref = {r["framework"]: r for r in ran if r["config"] == "reference"}
@@ -172,6 +174,7 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
         "## Peak memory",
         "## Sizes",
         "## Targets",
+        "timed alone at the reference batch shapes",
     ):
         assert heading in md
     for column in (
