@@ -4,7 +4,8 @@ A reading order for newcomers, each module importing only those before it:
 
 * `devices` - `parse_device`: every ``device=`` argument, parsed once (imports nothing);
 * `base` - the `Backend` interface, `DeviceRNG`, `BackendStatus` (imports nothing);
-* `kernels`, `inplace` - optimiser kernels, portable and in place;
+* `kernels`, `inplace` - optimiser, layer and head kernels, portable and in place; ``numba_kernels``
+  (with its head loops in ``numba_head_loops``) fuses them where Numba is installed;
 * ``numpy_backend``, ``cupy_backend``, ``torch_backend``, ``jax_backend``, ``strict_backend`` - one
   library each, with its ``probe(device)``; the library itself is imported inside functions;
 * `registry` - `get_backend` (cached per library and device), ``"auto"``, `available_backends`;

@@ -1,0 +1,150 @@
+"""The head kernels' loops for Numba: hit counts, softmax and sigmoid loss and dL/dF, row sums.
+
+Plain Python loops that `scratchnet.backends.numba_kernels` compiles with the same settings as its
+optimiser and layer loops; `NumbaKernels` calls them between NumPy's ``exp``, ``log`` and
+``log1p`` (see its module docstring for what stays NumPy's and why). Every loop gives the bits of
+the head's own NumPy expressions (``tests/test_fused_layers.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def term_source(a, b, product, i):
+    """a_i, or the product a_i b_i (the terms `pairwise_sum` adds)."""
+    return a[i] * b[i] if product else a[i]
+
+
+def pairwise_source(a, b, product, lo, n, zero):
+    """NumPy's pairwise summation (``pairwise_sum`` in its umath loops) of a[lo:lo+n], or of the
+    products a_j b_j when ``product``, for n <= `PAIRWISE_BLOCK`: under 8 terms one by one from
+    +0, else in eight interleaved partial sums combined as ((r0 + r1) + (r2 + r3)) + ((r4 + r5) +
+    (r6 + r7)), then the remainder. With +0 added in front (the reduction's identity) this is
+    ``numpy.sum`` over a contiguous row, bit for bit (tests/test_fused_layers.py checks every
+    length and special values). Longer rows, which NumPy splits in halves recursively, are left
+    to NumPy: Numba's on-disk cache of a recursive loop crashed the next process.
+    """
+    if n < 8:
+        res = zero
+        for i in range(lo, lo + n):
+            res = res + term(a, b, product, i)
+        return res
+    r0, r1 = term(a, b, product, lo), term(a, b, product, lo + 1)
+    r2, r3 = term(a, b, product, lo + 2), term(a, b, product, lo + 3)
+    r4, r5 = term(a, b, product, lo + 4), term(a, b, product, lo + 5)
+    r6, r7 = term(a, b, product, lo + 6), term(a, b, product, lo + 7)
+    i = lo + 8
+    stop = lo + n - (n % 8)
+    while i < stop:
+        r0, r1 = r0 + term(a, b, product, i), r1 + term(a, b, product, i + 1)
+        r2, r3 = r2 + term(a, b, product, i + 2), r3 + term(a, b, product, i + 3)
+        r4, r5 = r4 + term(a, b, product, i + 4), r5 + term(a, b, product, i + 5)
+        r6, r7 = r6 + term(a, b, product, i + 6), r7 + term(a, b, product, i + 7)
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        res = res + term(a, b, product, i)
+        i += 1
+    return res
+
+
+#: rows up to this length are summed by `pairwise_sum` (NumPy's PW_BLOCKSIZE)
+PAIRWISE_BLOCK = 128
+#: the compiled helpers the loops call (set by `compile_helpers`)
+term: Any = None
+pairwise_sum: Any = None
+
+
+def compile_helpers(jit: Callable[[Any], Any]) -> None:
+    """Compile `term` and `pairwise_sum`, which the loops call as globals of this module."""
+    global term, pairwise_sum
+    term = jit(term_source)
+    pairwise_sum = jit(pairwise_source)
+
+
+def loop_sources() -> dict[str, Any]:
+    """The head loops, by name, for Numba to compile."""
+
+    def argmax_hits(f, y):  # rows with argmax f_i == argmax y_i (the softmax head's hits)
+        count = 0  # numpy.argmax of a row: its first maximum, or its first NaN
+        for i in range(f.shape[0]):
+            a, top = 0, f[i, 0]
+            if top == top:
+                for j in range(1, f.shape[1]):
+                    x = f[i, j]
+                    if x != x:
+                        a = j
+                        break
+                    if x > top:
+                        a, top = j, x
+            b, top = 0, y[i, 0]
+            if top == top:
+                for j in range(1, y.shape[1]):
+                    x = y[i, j]
+                    if x != x:
+                        b = j
+                        break
+                    if x > top:
+                        b, top = j, x
+            if a == b:
+                count += 1
+        return count
+
+    def sign_hits(f, y):  # rows with (f_ik > 0) == (y_ik > 0.5) for every k (the sigmoid head's)
+        count = 0
+        for i in range(f.shape[0]):
+            hit = True
+            for j in range(f.shape[1]):
+                if (f[i, j] > 0.0) != (y[i, j] > 0.5):
+                    hit = False
+                    break
+            if hit:
+                count += 1
+        return count
+
+    def shift_by_row_max(f, s):  # s <- f - max_v f_iv; False (s unfinished) where numpy's max
+        # of the row may differ in its bits: a row whose max is 0 (-0 or +0 by SIMD lane order) or
+        # NaN (which NaN). Any other maximum is one value with one bit pattern.
+        for i in range(f.shape[0]):
+            top = f[i, 0]
+            for j in range(1, f.shape[1]):
+                x = f[i, j]
+                if x > top or x != x:
+                    top = x
+            if top == 0.0 or top != top:
+                return False
+            for j in range(f.shape[1]):
+                s[i, j] = f[i, j] - top
+        return True
+
+    def row_sums(p, zero, out):  # out_i <- +0 + pairwise sum of row i, as numpy.sum(p, axis=1)
+        for i in range(p.shape[0]):
+            out[i] = zero + pairwise_sum(p[i], p[i], False, 0, p.shape[1], zero)
+
+    def softmax_residual(s, p, total, log_total, y, norm, zero, losses, delta):
+        # l_i = log(total_i) - sum_v y_iv s_iv (pairwise, as numpy.sum(Y * S, axis=1));
+        # delta_iv = norm * (p_iv / total_i - y_iv)
+        for i in range(s.shape[0]):
+            losses[i] = log_total[i] - (zero + pairwise_sum(y[i], s[i], True, 0, s.shape[1], zero))
+            for j in range(s.shape[1]):
+                delta[i, j] = norm * (p[i, j] / total[i] - y[i, j])
+
+    def sigmoid_terms(f, e, log1p_e, y, norm, zero, one, terms, delta):
+        # terms_ik = softplus(f_ik) - y_ik f_ik, softplus = max(f, 0) + log1p(e), e = e^{-|f|};
+        # delta_ik = norm * (sigma(f_ik) - y_ik), sigma = 1 / (1 + e) for f >= 0, else e / (1 + e).
+        # NumPy's max(-0, 0) may be either zero: log1p(e) = log 2 is added to it, the same sum.
+        # zero and one come in the arrays' dtype (a float literal would promote float32 math).
+        for i in range(f.shape[0]):
+            for j in range(f.shape[1]):
+                x, ej = f[i, j], e[i, j]
+                positive = x if (x > zero or x != x) else zero
+                terms[i, j] = (positive + log1p_e[i, j]) - y[i, j] * x
+                one_plus_e = one + ej
+                sigma = one / one_plus_e if x >= zero else ej / one_plus_e
+                delta[i, j] = norm * (sigma - y[i, j])
+
+    return {"argmax_hits": argmax_hits, "sign_hits": sign_hits,
+            "shift_by_row_max": shift_by_row_max, "row_sums": row_sums,
+            "softmax_residual": softmax_residual, "sigmoid_terms": sigmoid_terms}  # fmt: skip
