@@ -494,11 +494,13 @@ def test_backends_import_graph_is_acyclic():
         "kernels",
         "inplace",
         "numba_kernels",
+        "numba_head_loops",
         "cupy_kernels",
         "torch_kernels",
     }
     assert graph["torch_kernels"] <= {"kernels"}
-    assert graph["numba_kernels"] <= {"inplace", "kernels"}
+    assert graph["numba_kernels"] <= {"inplace", "kernels", "numba_head_loops"}
+    assert graph["numba_head_loops"] == set()
     assert graph["cupy_kernels"] <= {"inplace", "kernels"}
     for name in ("numpy_backend", "cupy_backend", "torch_backend", "jax_backend"):
         assert graph[name] <= allowed, name

@@ -64,7 +64,7 @@ def compile_helpers(jit: Callable[[Any], Any]) -> None:
     pairwise_sum = jit(pairwise_source)
 
 
-def loop_sources() -> dict[str, Any]:
+def head_loop_sources() -> dict[str, Any]:
     """The head loops, by name, for Numba to compile."""
 
     def argmax_hits(f, y):  # rows with argmax f_i == argmax y_i (the softmax head's hits)

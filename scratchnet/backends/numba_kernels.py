@@ -39,9 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from ..namespace import array_max, array_sum
-from . import numba_head_loops as head_loops
 from .inplace import UfuncKernels
+from .numba_head_loops import PAIRWISE_BLOCK, compile_helpers, head_loop_sources
 
 #: set to "0" to keep the ufunc kernels even where Numba is installed
 ENV_SWITCH = "SCRATCHNET_NUMBA"
@@ -70,8 +69,8 @@ def _compile() -> dict[str, Any]:
     # error_model="numpy": a division by zero gives inf or NaN as the ufuncs do, and the loops
     # vectorise (the default "python" model checks every divisor and raises)
     jit = numba.njit(fastmath=False, cache=True, nogil=True, error_model="numpy")
-    head_loops.compile_helpers(jit)
-    sources = {**_loop_sources(), **head_loops.loop_sources()}
+    compile_helpers(jit)
+    sources = {**_loop_sources(), **head_loop_sources()}
     _COMPILED = {name: jit(loop) for name, loop in sources.items()}
     return _COMPILED
 
@@ -261,13 +260,13 @@ class NumbaKernels(UfuncKernels):
         # stay NumPy's (its SIMD exp and log, and its max of signed zeros, are not libm's)
         if not (
             _loopable((F, Y)) and F.ndim == 2 and F.shape == Y.shape
-            and F.shape[1] <= head_loops.PAIRWISE_BLOCK
+            and F.shape[1] <= PAIRWISE_BLOCK
         ):  # fmt: skip
             return None
         c = F.dtype.type
         S = np.empty_like(F)
         if not self._compiled["shift_by_row_max"](F, S):
-            S = F - array_max(F, axis=1, keepdims=True)
+            S = F - np.maximum.reduce(F, axis=1, keepdims=True)  # numpy.max(F, axis=1, ...)
         P = np.exp(S)
         total = np.empty(F.shape[0], dtype=F.dtype)
         self._compiled["row_sums"](P, c(0.0), total)
@@ -277,13 +276,13 @@ class NumbaKernels(UfuncKernels):
         self._compiled["softmax_residual"](
             S, P, total, log_total, Y, c(norm), c(0.0), losses, delta
         )  # fmt: skip
-        return norm * array_sum(losses), delta
+        return norm * np.add.reduce(losses, axis=None), delta  # numpy.sum(losses)
 
     def sigmoid_loss_and_delta(self, F, Y, norm):
         # exp and log1p stay NumPy's; the rest of the head's expressions in one loop
         if not (
             _loopable((F, Y)) and F.ndim == 2 and F.shape == Y.shape
-            and F.shape[1] <= head_loops.PAIRWISE_BLOCK
+            and F.shape[1] <= PAIRWISE_BLOCK
         ):  # fmt: skip
             return None
         c = F.dtype.type
@@ -294,7 +293,7 @@ class NumbaKernels(UfuncKernels):
         )  # fmt: skip
         losses = np.empty(F.shape[0], dtype=F.dtype)
         self._compiled["row_sums"](terms, c(0.0), losses)
-        return norm * array_sum(losses), delta
+        return norm * np.add.reduce(losses, axis=None), delta  # numpy.sum(losses)
 
     def count_hits(self, head, F, Y):
         if head not in ("softmax", "sigmoid") or not (
