@@ -52,43 +52,44 @@ def pairwise_source(a, b, product, lo, n, zero):
 
 #: rows up to this length are summed by `pairwise_sum` (NumPy's PW_BLOCKSIZE)
 PAIRWISE_BLOCK = 128
+
+
+def first_argmax_source(row):
+    """numpy.argmax of a 1-D row: the index of its first maximum, or of its first NaN."""
+    at, top = 0, row[0]
+    if top != top:
+        return 0
+    for j in range(1, row.shape[0]):
+        x = row[j]
+        if x != x:
+            return j
+        if x > top:
+            at, top = j, x
+    return at
+
+
 #: the compiled helpers the loops call (set by `compile_helpers`)
 term: Any = None
 pairwise_sum: Any = None
+first_argmax: Any = None
 
 
 def compile_helpers(jit: Callable[[Any], Any]) -> None:
-    """Compile `term` and `pairwise_sum`, which the loops call as globals of this module."""
-    global term, pairwise_sum
+    """Compile `term`, `pairwise_sum` and `first_argmax`, which the loops call as globals of this
+    module."""
+    global term, pairwise_sum, first_argmax
     term = jit(term_source)
     pairwise_sum = jit(pairwise_source)
+    first_argmax = jit(first_argmax_source)
 
 
 def head_loop_sources() -> dict[str, Any]:
     """The head loops, by name, for Numba to compile."""
 
     def argmax_hits(f, y):  # rows with argmax f_i == argmax y_i (the softmax head's hits)
-        count = 0  # numpy.argmax of a row: its first maximum, or its first NaN
+        count = 0
         for i in range(f.shape[0]):
-            a, top = 0, f[i, 0]
-            if top == top:
-                for j in range(1, f.shape[1]):
-                    x = f[i, j]
-                    if x != x:
-                        a = j
-                        break
-                    if x > top:
-                        a, top = j, x
-            b, top = 0, y[i, 0]
-            if top == top:
-                for j in range(1, y.shape[1]):
-                    x = y[i, j]
-                    if x != x:
-                        b = j
-                        break
-                    if x > top:
-                        b, top = j, x
-            if a == b:
+            if first_argmax(f[i]) == first_argmax(y[i]):
                 count += 1
         return count
 

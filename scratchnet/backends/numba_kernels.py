@@ -258,10 +258,7 @@ class NumbaKernels(UfuncKernels):
     def softmax_loss_and_delta(self, F, Y, norm):
         # the head's expressions with the row sums and the residual in loops; max, exp and log
         # stay NumPy's (its SIMD exp and log, and its max of signed zeros, are not libm's)
-        if not (
-            _loopable((F, Y)) and F.ndim == 2 and F.shape == Y.shape
-            and F.shape[1] <= PAIRWISE_BLOCK
-        ):  # fmt: skip
+        if not _head_arrays(F, Y):
             return None
         c = F.dtype.type
         S = np.empty_like(F)
@@ -280,10 +277,7 @@ class NumbaKernels(UfuncKernels):
 
     def sigmoid_loss_and_delta(self, F, Y, norm):
         # exp and log1p stay NumPy's; the rest of the head's expressions in one loop
-        if not (
-            _loopable((F, Y)) and F.ndim == 2 and F.shape == Y.shape
-            and F.shape[1] <= PAIRWISE_BLOCK
-        ):  # fmt: skip
+        if not _head_arrays(F, Y):
             return None
         c = F.dtype.type
         e = np.exp(-np.abs(F))
@@ -328,6 +322,12 @@ class NumbaKernels(UfuncKernels):
 
 #: the dtypes the loops take (a tuple test compares dtype objects, cheaper than with the types)
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _head_arrays(F: Any, Y: Any) -> bool:
+    """True when the head loops take logits F and targets Y: loopable (n, k) arrays of one shape,
+    k at most `PAIRWISE_BLOCK` (longer rows NumPy sums recursively, which the loops leave to it)."""
+    return _loopable((F, Y)) and F.ndim == 2 and F.shape == Y.shape and F.shape[1] <= PAIRWISE_BLOCK
 
 
 def _loopable(arrays: tuple) -> bool:
