@@ -140,9 +140,9 @@ class UfuncKernels(PortableKernels):
         OpenBLAS took 35-60 us for this (n = 200, m = 100, float64), NumPy's broadcast multiply
         and +0 about 31, `NumbaKernels`' loop about 3. It comes up on every step of a model with
         one output unit (the error E B^T sent back from the output layer), with one input
-        feature, and for batches of one row (H^T E). With
-        one term per entry the BLAS result is the rounded product, accumulated from +0, so a
-        product of -0 comes out +0: adding +0 after the multiply gives the same bits.
+        feature, and for batches of one row (H^T E). With one term per entry the BLAS result is
+        the rounded product, accumulated from +0, so a product of -0 comes out +0: adding +0
+        after the multiply gives the same bits.
         """
         u = self._u
         if out is None:

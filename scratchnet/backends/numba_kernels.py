@@ -6,9 +6,9 @@ writes them once. The loops run on one thread: splitting them over the cores wit
 was measured slower in training (Numba's thread pool and OpenBLAS's threads then compete for the
 same cores between the matrix products; on the MNIST-shaped epoch the parallel variant made the
 products three times slower), and one fused pass is already memory-bound. The arithmetic is the
-ufunc path's, operation by operation and in the array's dtype (every scalar is cast to that dtype first, as NumPy
-does with a Python float), so both paths give the same bits; ``tests/test_fused_kernels.py`` checks
-each optimiser and dtype against the portable kernels.
+ufunc path's, operation by operation and in the array's dtype (every scalar is cast to that dtype
+first, as NumPy does with a Python float), so both paths give the same bits;
+``tests/test_fused_kernels.py`` checks each optimiser and dtype against the portable kernels.
 
 The layer kernels are loops too: the bias add (written into the fresh product H B), the column sums
 1^T E of the bias gradient (row after row from zero, the order of ``numpy.sum(E, axis=0)`` on two or
