@@ -213,6 +213,22 @@ def test_script_entry_point(tmp_path):
     assert report["memory"] == []
 
 
+def test_the_small_data_ufunc_variant_trains_on_the_ufunc_kernels_and_restores_them():
+    pytest.importorskip("sklearn")
+    from benchmarks import small_data
+    from scratchnet.backends import get_backend
+    from scratchnet.sklearn import MLPClassifier
+
+    backend = get_backend("numpy")
+    before = backend.kernels
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with small_data._UfuncKernelsOnly():
+        est = MLPClassifier(max_iter=3).fit(X, y)
+        assert type(est.model_.backend.kernels).__name__ == "UfuncKernels"
+    assert backend.kernels is before
+
+
 def test_small_data_suite_runs_and_reports_both_estimators(tmp_path):
     pytest.importorskip("sklearn")
     from benchmarks import small_data
