@@ -177,3 +177,30 @@ def test_torch_adam_falls_back_to_the_chained_methods(dtype):
     # first step from zero moments: m_hat = g, v_hat = g^2, so p = 1 - lr g / (|g| + eps)
     np.testing.assert_allclose(p.numpy(), 1.0 - 0.1 * 0.5 / (0.5 + 1e-8), rtol=1e-12)
     np.testing.assert_allclose(m.numpy(), 0.05, rtol=1e-12)
+
+
+def test_a_torch_fused_adam_refusal_falls_back_for_that_device_and_dtype_only():
+    # PyTorch raises where its fused kernel has no implementation (a device or dtype): that pair
+    # takes the chained methods from then on, the others keep the fused kernel
+    kernels = _torch_fused_kernels()
+    import torch
+
+    fused, calls = kernels._fused_adam, []
+
+    def refuse_float64(params, *args, **kwargs):
+        calls.append(params[0].dtype)
+        if params[0].dtype == torch.float64:
+            raise NotImplementedError("no fused Adam for float64 here")
+        return fused(params, *args, **kwargs)
+
+    kernels._fused_adam = refuse_float64
+    portable = PortableKernels(sn.get_backend("torch").xp)
+    hyper = (0.1, 0.9, 0.999, 1e-8, 0.1, 0.001)
+    for dtype in (torch.float64, torch.float64, torch.float32):
+        p, g, m, v = (torch.full((5,), x, dtype=dtype) for x in (1.0, 0.5, 0.0, 0.0))
+        expected = portable.adam(p.clone(), g, m.clone(), v.clone(), *hyper)
+        got = kernels.adam(p, g, m, v, *hyper)
+        for a, b in zip(got, expected, strict=True):
+            torch.testing.assert_close(a, b)
+    assert calls == [torch.float64, torch.float32]  # float64 refused once, then not offered
+    assert kernels._refused == {("cpu", "torch.float64")}

@@ -15,7 +15,9 @@ epsilon, an exact rewriting of the formula::
 
 The rounding differs from the portable kernels' (as the chained methods' does):
 ``tests/test_fused_layers.py`` compares both with them to float tolerance. Where the kernel is
-missing (older PyTorch) or refuses the arrays, the chained methods run.
+missing (older PyTorch) or refuses the arrays, the chained methods run; a device and dtype it
+once refused (no implementation there) keep the chained methods, every other pair keeps the
+kernel.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class TorchFusedKernels(PortableKernels):
         self._torch = torch
         self._fused_adam = getattr(torch, "_fused_adam_", None)
         self._steps: dict[str, Any] = {}  # device -> 0-d tensor holding +inf (the step count)
+        #: (device, dtype) pairs the fused kernel refused once: the chained methods serve them
+        self._refused: set[tuple[str, str]] = set()
 
     def sgd(self, p, g, lr):
         return p.add_(g, alpha=-lr)
@@ -88,6 +92,9 @@ class TorchFusedKernels(PortableKernels):
             t.is_contiguous() for t in tensors
         ):
             return False
+        refusal = (str(p.device), str(p.dtype))
+        if refusal in self._refused:
+            return False
         key = str(p.device)
         step = self._steps.get(key)
         if step is None:
@@ -100,7 +107,7 @@ class TorchFusedKernels(PortableKernels):
                 [p], [g], [m], [v], [], [step], lr=lr * root_c2 / correction1, beta1=beta1,
                 beta2=beta2, weight_decay=0.0, eps=eps * root_c2, amsgrad=False, maximize=False,
             )  # fmt: skip
-        except (RuntimeError, NotImplementedError):  # a device or dtype it does not cover
-            self._fused_adam = None
+        except (RuntimeError, NotImplementedError):  # PyTorch has no fused Adam for this pair
+            self._refused.add(refusal)  # other devices and dtypes keep the fused kernel
             return False
         return True
