@@ -76,11 +76,7 @@ class PredictionMixin:
             raise ValueError(
                 "predict_proba needs a 'softmax' or 'sigmoid' output; this model regresses"
             )
-        if out is not None:
-            self._require_built()
-            Xd = check.inference_features(X, self.backend, self.dtype, self.n_features)
-            return predict_into(self, Xd, out, self.head.output)
-        return self.head.output(self.decision_function(X))
+        return self._from_logits(X, out, self.head.output)
 
     @on_backend_device
     def predict(self, X: Any, out: np.ndarray | None = None) -> Array:
@@ -102,11 +98,15 @@ class PredictionMixin:
             call (per chunk with ``out``). Regression outputs are returned as they are (NaN
             stays visible).
         """
-        if out is not None:
-            self._require_built()
-            Xd = check.inference_features(X, self.backend, self.dtype, self.n_features)
-            return predict_into(self, Xd, out, self.head.predict_from_logits)
-        return self.head.predict_from_logits(self.decision_function(X))
+        return self._from_logits(X, out, self.head.predict_from_logits)
+
+    def _from_logits(self, X: Any, out: np.ndarray | None, convert: Callable) -> Array:
+        """convert(F) for the logits F of X: written into ``out`` chunk by chunk, or a new array."""
+        if out is None:
+            return convert(self.decision_function(X))
+        self._require_built()
+        Xd = check.inference_features(X, self.backend, self.dtype, self.n_features)
+        return predict_into(self, Xd, out, convert)
 
     @on_backend_device
     def evaluate(self, X: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
