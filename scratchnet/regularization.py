@@ -35,11 +35,14 @@ def l2_penalty(weights: list[tuple[Array, float]]) -> Array:
     weights : list of (array, float)
         Each weight matrix with its lambda; entries with lambda = 0 are skipped.
     """
+    return _penalty([(array_sum(W * W), lam) for W, lam in weights if lam != 0.0])
+
+
+def _penalty(squares: list[tuple[Array, float]]) -> Array | None:
+    """sum_l (lambda_l / 2) s_l from each weight's squared norm s_l = ||B(l)||_F^2, in layer order."""
     total = None
-    for W, lam in weights:
-        if lam == 0.0:
-            continue
-        term = (0.5 * lam) * array_sum(W * W)
+    for s, lam in squares:
+        term = (0.5 * lam) * s
         total = term if total is None else total + term
     return total
 
@@ -54,8 +57,10 @@ def add_l2_gradients(layers: list, default_lam: float, norm: float) -> Array | N
 
     A layer's own ``l2`` overrides ``default_lam`` (the model's). Returns
     norm * (1/2) sum_l lambda_l ||B(l)||^2 as a 0-d array, or None when no lambda is positive.
+    Where the backend has kernels, each weight's gradient term and squared norm come from one
+    `l2_terms` call (one compiled pass with Numba).
     """
-    terms = []
+    squares = []
     for layer in layers:
         lam = layer.l2 if getattr(layer, "l2", None) is not None else default_lam
         if lam <= 0.0:
@@ -65,14 +70,16 @@ def add_l2_gradients(layers: list, default_lam: float, norm: float) -> Array | N
         for key in layer.weight_keys:
             W, g = layer.params[key], layer.grads[key]
             in_place = targets.get(key) is g  # a view of the flat gradient buffer: add there
-            if kernels is not None:  # one fused pass where the backend has one
-                layer.grads[key] = kernels.add_l2(g, W, lam, norm, in_place)
-            elif in_place:
-                layer.grads[key] += norm * l2_gradient(W, lam)
-            else:  # an array the layer may still use: a new one
-                layer.grads[key] = g + norm * l2_gradient(W, lam)
-            terms.append((W, lam))
-    value = l2_penalty(terms)
+            if kernels is not None:  # the gradient term and ||W||^2 from one kernel call
+                layer.grads[key], s = kernels.l2_terms(g, W, lam, norm, in_place)
+            else:
+                if in_place:
+                    layer.grads[key] += norm * l2_gradient(W, lam)
+                else:  # an array the layer may still use: a new one
+                    layer.grads[key] = g + norm * l2_gradient(W, lam)
+                s = array_sum(W * W)
+            squares.append((s, lam))
+    value = _penalty(squares)
     return None if value is None else norm * value
 
 

@@ -264,6 +264,67 @@ def test_l2_gradient_kernels_give_the_portable_bits(dtype, in_place):
         )
 
 
+#: lengths around every place where NumPy's pairwise summation changes course: under 8 terms,
+#: the 8-way blocks up to 128, the first split above 128, splits of splits, an 8192-term buffer
+L2_LENGTHS = [1, 7, 8, 9, 127, 128, 129, 136, 255, 256, 257, 1000, 4099, 8191, 8192, 8193, 50_021]
+
+
+@pytest.mark.parametrize("every_size_in_the_loop", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_l2_terms_give_the_gradient_and_numpys_squared_norm_bit_for_bit(
+    dtype, every_size_in_the_loop, monkeypatch
+):
+    # one call: g + norm (lambda W) and sum(W * W), which NumPy sums pairwise, recursively above
+    # 128 terms; the loop walks the same splits without recursion. By default only weights of up
+    # to FUSED_SQUARES_MAX entries take the loop; the second run sends every size through it.
+    if every_size_in_the_loop:
+        numba_kernels = pytest.importorskip("scratchnet.backends.numba_kernels")
+        monkeypatch.setattr(numba_kernels, "FUSED_SQUARES_MAX", 10**9)
+    xp = sn.get_backend("numpy").xp
+    kernels = [PortableKernels(xp), UfuncKernels(xp, np)]
+    try:
+        kernels.append(_numba_kernels())
+    except pytest.skip.Exception:
+        pass
+    lam, norm = 3e-4, 1.0 / 200
+    shapes = [(n,) for n in L2_LENGTHS] + [(64, 100), (784, 256), (3, 5000), (1, 1)]
+    with np.errstate(invalid="ignore", over="ignore"):
+        for i, shape in enumerate(shapes):
+            W = _data(shape, dtype, 100 + i, special=i % 3 == 0)
+            g = _data(shape, dtype, 200 + i)
+            expected = g + norm * (lam * W), np.sum(W * W)
+            for k in kernels:
+                for in_place in (True, False):
+                    target = g.copy()
+                    got, squares = k.l2_terms(target, W, lam, norm, in_place)
+                    _same_bits(got, expected[0])
+                    _same_bits(squares, expected[1])
+                    assert (got is target) == in_place
+                    if not in_place:
+                        _same_bits(target, g)
+    if len(kernels) == 3:  # not contiguous: the ufunc route, the same values
+        view = _data((40, 10), dtype, 20)[:, ::2]
+        got, squares = kernels[2].l2_terms(view.copy(), view, lam, norm, False)
+        _same_bits(got, view + norm * (lam * view))
+        _same_bits(squares, np.sum(view * view))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numba_pairwise_long_sums_follow_numpy_on_lengths_that_split(dtype):
+    # the compiled helper alone, on plain sums (product=False) of large-and-small mixed terms,
+    # where any change in the order of additions changes the bits
+    fused = _numba_kernels()
+    from scratchnet.backends import numba_head_loops as helpers
+
+    assert fused is not None and helpers.pairwise_long is not None
+    rng = np.random.default_rng(22)
+    zero = np.dtype(dtype).type(0.0)
+    for n in [*L2_LENGTHS, 100_003]:
+        a = (rng.standard_normal(n) * 10.0 ** rng.integers(-6, 6, n)).astype(dtype)
+        got = zero + helpers.pairwise_long(a, a, False, n, zero)
+        _same_bits(np.dtype(dtype).type(got), np.sum(a))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_numba_row_sums_are_numpys_pairwise_sums_for_every_row_length(dtype):
     fused = _numba_kernels()

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..namespace import array_sum
+
 Array = Any
 
 
@@ -93,6 +95,20 @@ class PortableKernels:
             g += step
             return g
         return g + step
+
+    def l2_terms(
+        self, g: Array, W: Array, lam: float, norm: float, in_place: bool
+    ) -> tuple[Array, Array]:
+        """`add_l2` and the squared norm ||W||_F^2 = sum(W * W) that the penalty needs.
+
+        Returns
+        -------
+        gradient : array of W's shape
+            g + norm * (lambda W), as `add_l2` (written into g when ``in_place``).
+        squares : 0-d array
+            sum_ij W_ij^2; (lambda / 2) times it is W's share of the L2 penalty (section 4.1).
+        """
+        return self.add_l2(g, W, lam, norm, in_place), array_sum(W * W)
 
     def decay(self, p: Array, factor: float) -> Array:
         """p <- factor p (AdamW's decoupled weight decay uses factor = 1 - lr wd)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 
 def term_source(a, b, product, i):
     """a_i, or the product a_i b_i (the terms `pairwise_sum` adds)."""
@@ -53,6 +55,53 @@ def pairwise_source(a, b, product, lo, n, zero):
 #: rows up to this length are summed by `pairwise_sum` (NumPy's PW_BLOCKSIZE)
 PAIRWISE_BLOCK = 128
 
+#: deepest split `pairwise_long` can follow: 2**64 terms halve to one block in fewer steps
+SPLIT_DEPTH = 64
+
+
+def pairwise_long_source(a, b, product, n, zero):
+    """NumPy's pairwise summation of the first n terms of a (or of a_j b_j), for any n.
+
+    Above `PAIRWISE_BLOCK` terms NumPy sums the first n2 = n/2 - (n/2 mod 8) terms and the rest
+    separately and adds the two halves, recursively. The same tree is walked here with an explicit
+    stack (a recursive compiled function would not survive Numba's on-disk cache): ``starts``,
+    ``sizes`` and ``stage`` describe the open splits, ``partial`` (in a's dtype) holds the sum of
+    each open split's left half until its right half is done, so every addition happens in a's
+    dtype, in NumPy's order.
+    """
+    if n <= PAIRWISE_BLOCK:
+        return pairwise_sum(a, b, product, 0, n, zero)
+    starts = np.empty(SPLIT_DEPTH, np.int64)
+    sizes = np.empty(SPLIT_DEPTH, np.int64)
+    stage = np.zeros(SPLIT_DEPTH, np.int64)  # 0: not split, 1: left half running, 2: right half
+    partial = np.empty_like(a[:SPLIT_DEPTH])  # n > 128: a has that many entries
+    top = 0
+    starts[0], sizes[0] = 0, n
+    while True:
+        m = sizes[top]
+        if m > PAIRWISE_BLOCK:  # split: run the left half first
+            half = m // 2
+            half -= half % 8
+            stage[top] = 1
+            top += 1
+            starts[top], sizes[top], stage[top] = starts[top - 1], half, 0
+            continue
+        value = pairwise_sum(a, b, product, starts[top], m, zero)
+        while True:  # hand the finished sum up to the split that waits for it
+            top -= 1
+            if top < 0:
+                return value
+            if stage[top] == 1:  # a left half: keep it, run the right half
+                partial[top] = value
+                stage[top] = 2
+                half = sizes[top] // 2
+                half -= half % 8
+                top += 1
+                starts[top] = starts[top - 1] + half
+                sizes[top], stage[top] = sizes[top - 1] - half, 0
+                break
+            value = partial[top] + value  # a right half: left + right, one level up
+
 
 def first_argmax_source(row):
     """numpy.argmax of a 1-D row: the index of its first maximum, or of its first NaN."""
@@ -71,15 +120,17 @@ def first_argmax_source(row):
 #: the compiled helpers the loops call (set by `compile_helpers`)
 term: Any = None
 pairwise_sum: Any = None
+pairwise_long: Any = None
 first_argmax: Any = None
 
 
 def compile_helpers(jit: Callable[[Any], Any]) -> None:
-    """Compile `term`, `pairwise_sum` and `first_argmax`, which the loops call as globals of this
-    module."""
-    global term, pairwise_sum, first_argmax
+    """Compile `term`, `pairwise_sum`, `pairwise_long` and `first_argmax`, which the loops call
+    as globals of this module."""
+    global term, pairwise_sum, pairwise_long, first_argmax
     term = jit(term_source)
     pairwise_sum = jit(pairwise_source)
+    pairwise_long = jit(pairwise_long_source)
     first_argmax = jit(first_argmax_source)
 
 
