@@ -1,4 +1,5 @@
-"""Fused layer kernels equal the portable expressions: bias add, 1^T E, ReLU both ways, H^T E.
+"""Fused layer kernels equal the portable expressions: bias add, 1^T E, ReLU both ways, H^T E,
+the L2 term with its squared norm, and the heads' loss and dL/dF.
 
 The Numba loops replay NumPy's operations element by element, so on NumPy they agree bit for bit
 (signed zeros and NaN included); the layers give the same values with and without the backend's

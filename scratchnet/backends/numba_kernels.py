@@ -14,7 +14,9 @@ The layer kernels are loops too: the bias add (written into the fresh product H 
 1^T E of the bias gradient (row after row from zero, the order of ``numpy.sum(E, axis=0)`` on two or
 more columns; a single column is summed pairwise by NumPy and left to it), the outer products that
 stand in for matrix products with an inner dimension of one (see `UfuncKernels.product`), the L2
-term of a weight gradient, and ReLU forward and backward as branch-free selections
+term of a weight gradient (for weights of up to `FUSED_SQUARES_MAX` entries together with the
+squared norm sum(W * W) of the penalty, NumPy's recursive pairwise summation walked with an explicit
+stack), and ReLU forward and backward as branch-free selections
 (``numpy.maximum`` and ``numpy.where`` branch on every element of random-signed data, which costs
 several times the loop).
 
@@ -39,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from .inplace import UfuncKernels
 from . import numba_head_loops as helpers
+from .inplace import UfuncKernels
 from .numba_head_loops import PAIRWISE_BLOCK, compile_helpers, head_loop_sources
 
 #: set to "0" to keep the ufunc kernels even where Numba is installed
@@ -162,8 +164,8 @@ def _loop_sources() -> dict[str, Any]:
                 out[i, j] = e[i, j] if h[i, j] > 0.0 else 0.0
 
     return {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop,
-            "adam": adam, "add_l2": add_l2, "add_l2_squares": add_l2_squares, "scale": scale, "add_bias": add_bias,
-            "sum_rows": sum_rows, "outer": outer, "relu": relu,
+            "adam": adam, "add_l2": add_l2, "add_l2_squares": add_l2_squares, "scale": scale,
+            "add_bias": add_bias, "sum_rows": sum_rows, "outer": outer, "relu": relu,
             "relu_backprop": relu_backprop}  # fmt: skip
 
 
