@@ -108,6 +108,7 @@ def markdown(report: dict[str, Any]) -> str:
                 (
                     ("library", "library", "s"),
                     ("device", "device", "s"),
+                    ("when", "when", "s"),
                     ("n", "n", "d"),
                     ("best s", "best_s", ".4f"),
                     ("GFLOP/s", "gflops", ".1f"),
@@ -120,7 +121,8 @@ def markdown(report: dict[str, Any]) -> str:
             out.append(
                 f"Reference epoch: {ref['flops_per_epoch'] / 1e9:.1f} GFLOP of matrix products "
                 f"({ref['flops_per_epoch'] // ref['n_train']:,} per sample); at "
-                f"{peaks[0]['gflops']:.1f} GFLOP/s the floor is {ref['floor_s']:.3f} s/epoch."
+                f"{report.get('floor_gflops', peaks[0]['gflops']):.1f} GFLOP/s (the faster "
+                f"{peaks[0]['library']} peak of the run) the floor is {ref['floor_s']:.3f} s/epoch."
             )
             alone = report.get("batch_products")
             sn = next(

@@ -209,6 +209,14 @@ def time_config(
     return results
 
 
+def rescale_floor(results: list[dict[str, Any]], peak_gflops: float) -> None:
+    """Set ``floor_s`` and ``x_floor`` of every result (in place) to those at ``peak_gflops``."""
+    for r in results:
+        r["floor_s"] = floor_seconds(r["flops_per_epoch"], peak_gflops)
+        if not r.get("skipped"):
+            r["x_floor"] = r["median_epoch_s"] / r["floor_s"]
+
+
 def _summarise(name: str, raw: dict[str, Any], n_train: int, floor: float | None) -> dict:
     per_repeat = raw["epochs"]
     steady = [t for times in per_repeat for t in times[1:]]

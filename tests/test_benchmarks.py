@@ -135,6 +135,11 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
     assert {"meta", "matmul", "results", "ratios", "growth", "memory", "targets"} <= set(report)
     assert report["meta"]["quick"] is True and report["meta"]["data"]["n_train"] == 512
     assert _positive(report["matmul"][0]["gflops"])
+    # the peak measured again after the training runs; the floor uses the faster of the two
+    lib = report["matmul"][0]["library"]
+    own = [m for m in report["matmul"] if m["library"] == lib]
+    assert [m["when"] for m in own] == ["start", "end"]
+    assert report["floor_gflops"] == max(m["gflops"] for m in own)
     alone = report["batch_products"]  # the reference products alone, at batch shapes
     assert alone["batch_size"] == 128 and _positive(alone["seconds"]) and _positive(alone["gflops"])
 
@@ -143,6 +148,9 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
     assert "scratchnet" in ref
     for r in ref.values():
         assert REFERENCE_KEYS <= set(r), r["framework"]
+        floor = r["flops_per_epoch"] / (report["floor_gflops"] * 1e9)
+        assert r["floor_s"] == pytest.approx(floor)
+        assert r["x_floor"] == pytest.approx(r["median_epoch_s"] / floor)
         for key in ("median_epoch_s", "samples_per_s", "predict_rows_per_s", "x_floor"):
             assert _positive(r[key]), (r["framework"], key, r[key])
         assert 0.0 <= r["test_accuracy"] <= 1.0
@@ -254,3 +262,15 @@ def test_small_data_suite_runs_and_reports_both_estimators(tmp_path):
     text = (tmp_path / "small_data.md").read_text()
     assert "ratio per epoch" in text
     assert ("fused / ufunc" in text) == (report["kernels"] == "numba")
+
+
+def test_rescale_floor_recomputes_the_floor_and_the_ratio_of_every_run_row():
+    from benchmarks.suite import rescale_floor
+
+    rows = [
+        {"flops_per_epoch": 2e9, "floor_s": 0.04, "median_epoch_s": 0.1, "x_floor": 2.5},
+        {"flops_per_epoch": 2e9, "floor_s": 0.04, "skipped": "not installed"},
+    ]
+    rescale_floor(rows, 100.0)  # 2 GFLOP at 100 GFLOP/s: 0.02 s
+    assert rows[0]["floor_s"] == pytest.approx(0.02) and rows[0]["x_floor"] == pytest.approx(5.0)
+    assert rows[1]["floor_s"] == pytest.approx(0.02) and "x_floor" not in rows[1]
