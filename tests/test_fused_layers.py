@@ -63,6 +63,9 @@ def test_numba_layer_kernels_equal_the_portable_ones_bit_for_bit(shape, dtype):
     expected = portable.add_bias(Z, c)
     _same_bits(fused.add_bias(Z.copy(), c), expected)
     _same_bits(fused.sum_rows(E), portable.sum_rows(E))
+    target = np.full(shape[1:], 7.0, dtype=dtype)  # a view of the gradient buffer, in training
+    assert fused.sum_rows(E, target) is target
+    _same_bits(target, portable.sum_rows(E))
     _same_bits(fused.activation("relu", Z), H)
     _same_bits(fused.activation_backprop("relu", E, Z, H), relu.backprop(E, Z, H))
 
@@ -97,6 +100,11 @@ def test_numba_layer_kernels_fall_back_where_a_loop_cannot_take_the_arrays():
     c = np.arange(4, dtype=np.float32)
     np.testing.assert_array_equal(fused.add_bias(Z, c), Z + c)
     np.testing.assert_array_equal(fused.sum_rows(Z), Z.sum(axis=0))
+    E = np.ascontiguousarray(Z)
+    for out in (np.zeros(8, np.float32)[::2], np.zeros(5, np.float32), np.zeros(4, np.float64)):
+        got = fused.sum_rows(E, out)  # a target the loop cannot take: a new array, out untouched
+        assert got is not out and not np.any(out)
+        _same_bits(got, np.sum(E, axis=0))
     half = Z.astype(np.float16)
     np.testing.assert_array_equal(fused.sum_rows(half), half.sum(axis=0))
     # no fused kernel for other activations, nor for arrays a loop cannot take: None, use u
@@ -469,9 +477,13 @@ def test_a_train_step_keeps_the_layer_contract():
         _same_bits(layer.cache["Z"], below.cache["H"] @ B + c)
         _same_bits(layer.cache["H"], layer.fn.forward(layer.cache["Z"]))
         assert m.layers[m.layers.index(layer) + 1].cache["H"] is layer.cache["H"]
-    for layer in dense:  # grads["B"]: the step's weight gradient; params["B"]: store views
-        _same_bits(layer.grads["B"], grads[f"{layer.name}.B"])
-        assert np.shares_memory(layer.grads["B"], m.store.grads)  # written there, not copied
+    # grads: the step's gradients, written into the buffer rather than copied there (the bias
+    # sums only by the Numba loop; the ufunc kernels return a new array that the store copies)
+    written = ("B", "c") if m.backend.kernels.name == "numba" else ("B",)
+    for layer in dense:
+        for key in ("B", "c"):
+            _same_bits(layer.grads[key], grads[f"{layer.name}.{key}"])
+            assert np.shares_memory(layer.grads[key], m.store.grads) == (key in written), key
         assert np.shares_memory(layer.params["B"], m.store.values)
     _same_bits(dense[0].cache["H"], X)
 

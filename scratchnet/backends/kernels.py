@@ -136,8 +136,12 @@ class PortableKernels:
         """
         return Z + c
 
-    def sum_rows(self, E: Array) -> Array:
-        """1^T E, the column sums of E of shape (n, units): a new array of shape (units,)."""
+    def sum_rows(self, E: Array, out: Array | None = None) -> Array:
+        """1^T E, the column sums of E of shape (n, units), of shape (units,).
+
+        Kernels that can write the sums into ``out`` (a view of the flat gradient buffer) do so
+        and return it; these return a new array and leave ``out`` alone.
+        """
         return self.xp.sum(E, axis=0)
 
     def activation(self, name: str, Z: Array) -> Array | None:

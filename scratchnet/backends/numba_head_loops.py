@@ -1,4 +1,5 @@
-"""The head kernels' loops for Numba: hit counts, softmax and sigmoid loss and dL/dF, row sums.
+"""The head kernels' loops for Numba: hit counts, softmax and sigmoid loss and dL/dF, row sums;
+and the L2 loop that shares their pairwise summation.
 
 Plain Python loops that `scratchnet.backends.numba_kernels` compiles with the same settings as its
 optimiser and layer loops; `NumbaKernels` calls them between NumPy's ``exp``, ``log`` and
@@ -200,3 +201,16 @@ def head_loop_sources() -> dict[str, Any]:
     return {"argmax_hits": argmax_hits, "sign_hits": sign_hits,
             "shift_by_row_max": shift_by_row_max, "row_sums": row_sums,
             "softmax_residual": softmax_residual, "sigmoid_terms": sigmoid_terms}  # fmt: skip
+
+
+def sum_loop_sources() -> dict[str, Any]:
+    """Loops outside the heads that sum like NumPy, by name, for Numba to compile."""
+
+    def add_l2_squares(g, w, lam, norm, out, zero):
+        # out <- g + norm (lam w), as the add_l2 loop; returns +0 + sum_i w_i^2 summed pairwise
+        # like numpy.sum(w * w) (the squared norm of the L2 penalty), from the same call
+        for i in range(g.shape[0]):
+            out[i] = g[i] + norm * (lam * w[i])
+        return zero + pairwise_long(w, w, True, w.shape[0], zero)
+
+    return {"add_l2_squares": add_l2_squares}

@@ -41,9 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from . import numba_head_loops as helpers
 from .inplace import UfuncKernels
-from .numba_head_loops import PAIRWISE_BLOCK, compile_helpers, head_loop_sources
+from .numba_head_loops import PAIRWISE_BLOCK, compile_helpers, head_loop_sources, sum_loop_sources
 
 #: set to "0" to keep the ufunc kernels even where Numba is installed
 ENV_SWITCH = "SCRATCHNET_NUMBA"
@@ -77,7 +76,7 @@ def _compile() -> dict[str, Any]:
     # vectorise (the default "python" model checks every divisor and raises)
     jit = numba.njit(fastmath=False, cache=True, nogil=True, error_model="numpy")
     compile_helpers(jit)
-    sources = {**_loop_sources(), **head_loop_sources()}
+    sources = {**_loop_sources(), **head_loop_sources(), **sum_loop_sources()}
     _COMPILED = {name: jit(loop) for name, loop in sources.items()}
     return _COMPILED
 
@@ -123,13 +122,6 @@ def _loop_sources() -> dict[str, Any]:
         for i in range(g.shape[0]):
             out[i] = g[i] + norm * (lam * w[i])
 
-    def add_l2_squares(g, w, lam, norm, out, zero):
-        # out <- g + norm (lam w) as add_l2; returns +0 + sum_i w_i^2 summed pairwise like
-        # numpy.sum(w * w) (the squared norm of the penalty), from the same call
-        for i in range(g.shape[0]):
-            out[i] = g[i] + norm * (lam * w[i])
-        return zero + helpers.pairwise_long(w, w, True, w.shape[0], zero)
-
     def scale(p, factor):  # p <- factor p (AdamW's decay, in place)
         for i in range(p.shape[0]):
             p[i] = p[i] * factor
@@ -164,7 +156,7 @@ def _loop_sources() -> dict[str, Any]:
                 out[i, j] = e[i, j] if h[i, j] > 0.0 else 0.0
 
     return {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop,
-            "adam": adam, "add_l2": add_l2, "add_l2_squares": add_l2_squares, "scale": scale,
+            "adam": adam, "add_l2": add_l2, "scale": scale,
             "add_bias": add_bias, "sum_rows": sum_rows, "outer": outer, "relu": relu,
             "relu_backprop": relu_backprop}  # fmt: skip
 
@@ -326,11 +318,12 @@ class NumbaKernels(UfuncKernels):
         count = self._compiled["argmax_hits" if head == "softmax" else "sign_hits"](F, Y)
         return F.dtype.type(count)  # what the head's sum of 0/1 hits gives: a scalar of F's dtype
 
-    def sum_rows(self, E):
+    def sum_rows(self, E, out=None):
         # one column: NumPy then sums the contiguous column pairwise, not row by row
         if not (_loopable((E,)) and E.ndim == 2 and E.shape[1] > 1):
-            return super().sum_rows(E)
-        out = np.empty(E.shape[1], dtype=E.dtype)
+            return super().sum_rows(E, out)
+        if out is None or not (_loopable((E, out)) and out.shape == E.shape[1:]):
+            out = np.empty(E.shape[1], dtype=E.dtype)
         self._compiled["sum_rows"](E, out)
         return out
 

@@ -107,8 +107,8 @@ class Dense(Layer):
         if self.use_bias:
             if kernels is None:
                 self.grads["c"] = array_namespace(E).sum(E, axis=0)
-            else:
-                self.grads["c"] = kernels.sum_rows(E)
+            else:  # into the buffer too, where the kernels can
+                self.grads["c"] = kernels.sum_rows(E, None if targets is None else targets["c"])
         if not need_input_grad:
             return None
         B = self.params["B"]
