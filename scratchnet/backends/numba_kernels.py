@@ -249,8 +249,8 @@ class NumbaKernels(UfuncKernels):
         squares = self._compiled["add_l2_squares"](
             *flat, c(lam), c(norm), out.reshape(-1), c(0.0)
         )  # fmt: skip
-        if squares != squares:  # which NaN (its sign) depends on the order NumPy's C code adds
-            return out, np.add.reduce(W * W, axis=None)  # halves in: its own sum, as numpy.sum
+        if squares != squares:  # a NaN's sign depends on the order in which NumPy's C code
+            return out, np.add.reduce(W * W, axis=None)  # adds two halves: take NumPy's own sum
         return out, c(squares)
 
     def decay(self, p, factor):
