@@ -10,6 +10,12 @@ scikit-learn measured in the same run (target: <= 0.5 per epoch). Where Numba is
 third estimator is scratchnet with its ufunc kernels (what it runs without Numba), so the fused
 kernels' share shows in the same run.
 
+The alternating fits run in one warm process with Numba's loops loaded (``SCRATCHNET_NUMBA=1``
+unless set otherwise): the speed of a process that has trained a while. What a fresh process pays
+first is a second table: each estimator imported and fitted twice in a new Python process (iris and
+digits), scratchnet under each ``SCRATCHNET_NUMBA`` policy (``auto``, the default, loads the loops
+only after 2 s of training; ``1`` loads them before the first step, about a second; ``0`` never).
+
 Run from the repository root::
 
     python -m benchmarks.small_data            # 5 repeats per set
@@ -20,7 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -65,11 +74,12 @@ class _UfuncKernelsOnly:
         from scratchnet.backends.inplace import UfuncKernels
 
         self.backend = get_backend("numpy")
-        self.kept = self.backend.kernels
+        self.kept = self.backend.kernels, self.backend.numba_deferred
         self.backend.kernels = UfuncKernels(self.backend.xp, np)
+        self.backend.numba_deferred = False  # no switch to the loops inside the block
 
     def __exit__(self, *exc: object) -> None:
-        self.backend.kernels = self.kept
+        self.backend.kernels, self.backend.numba_deferred = self.kept
 
 
 def _fit(make: Any, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, yt: np.ndarray) -> dict:
@@ -92,9 +102,7 @@ def _fit(make: Any, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, yt: np.ndarray
 
 def run(quick: bool = False, repeats: int = 5, max_iter: int = 200, seed: int = 0) -> dict:
     """Time both estimators on every set; returns the report dict."""
-    from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier as SklearnMLP
-    from sklearn.preprocessing import StandardScaler
 
     from scratchnet.backends import get_backend
     from scratchnet.sklearn import MLPClassifier as ScratchnetMLP
@@ -114,11 +122,7 @@ def run(quick: bool = False, repeats: int = 5, max_iter: int = 200, seed: int = 
         makers["scratchnet-ufunc"] = (scratchnet, _UfuncKernelsOnly)
     rows = []
     for name, (X, y) in datasets(quick).items():
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=0.25, random_state=seed, stratify=y
-        )
-        scaler = StandardScaler().fit(X_train)
-        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        X_train, X_test, y_train, y_test = _split(X, y, seed)
         _fit(makers["scratchnet"], X_train[:64], y_train[:64], X_test, y_test)  # warm-up
         runs: dict[str, list[dict]] = {k: [] for k in makers}
         for _ in range(repeats):
@@ -140,6 +144,102 @@ def run(quick: bool = False, repeats: int = 5, max_iter: int = 200, seed: int = 
         "kernels": kernels,
         "rows": rows,
     }
+
+
+#: (label, SCRATCHNET_NUMBA) of the first-fit workers; None: scikit-learn's estimator
+FIRST_FIT_VARIANTS = (
+    ("scikit-learn", None),
+    ("scratchnet", "auto"),
+    ("scratchnet", "1"),
+    ("scratchnet", "0"),
+)
+FIRST_FIT_SETS = ("iris (150 x 4)", "digits (1,797 x 64)")
+
+
+def _split(X: np.ndarray, y: np.ndarray, seed: int) -> tuple:
+    """The suite's held-out split and scaling: (X_train, X_test, y_train, y_test)."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y
+    )
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+def first_fit_worker(estimator: str, dataset: str, max_iter: int, seed: int) -> dict:
+    """In this (fresh) process: import ``estimator``'s class, then fit it twice on ``dataset``.
+
+    Returns ``import_s`` (the estimator's module), ``first_fit_s``, ``second_fit_s`` and, for
+    scratchnet, the NumPy backend's kernels after the fits.
+    """
+    X, y = datasets(False)[dataset]
+    X_train, _, y_train, _ = _split(X, y, seed)
+    start = time.perf_counter()
+    if estimator == "scikit-learn":
+        from sklearn.neural_network import MLPClassifier
+    else:
+        from scratchnet.sklearn import MLPClassifier
+    imported = time.perf_counter()
+    seconds = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(2):
+            begin = time.perf_counter()
+            MLPClassifier(max_iter=max_iter, random_state=seed).fit(X_train, y_train)
+            seconds.append(time.perf_counter() - begin)
+    out = {"import_s": imported - start, "first_fit_s": seconds[0], "second_fit_s": seconds[1]}
+    if estimator == "scratchnet":
+        from scratchnet.backends import get_backend
+
+        out["kernels_after"] = get_backend("numpy").kernels.name
+    return out
+
+
+def first_fits(quick: bool, max_iter: int, seed: int) -> list[dict]:
+    """`first_fit_worker` in a new process per (data set, variant); quick: iris only."""
+    rows = []
+    for dataset in FIRST_FIT_SETS[:1] if quick else FIRST_FIT_SETS:
+        for label, switch in FIRST_FIT_VARIANTS:
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+            if switch is not None:
+                env["SCRATCHNET_NUMBA"] = switch
+            args = ["--first-fit-worker", label, dataset, "--max-iter", str(max_iter)]
+            cmd = [sys.executable, "-m", "benchmarks.small_data", *args, "--seed", str(seed)]
+            proc = subprocess.run(
+                cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+            )
+            row = {"dataset": dataset, "estimator": label, "SCRATCHNET_NUMBA": switch}
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+            if proc.returncode != 0 or not lines:
+                row["error"] = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+            else:
+                row.update(json.loads(lines[-1]))
+            rows.append(row)
+    return rows
+
+
+def _first_fit_markdown(rows: list[dict]) -> list[str]:
+    lines = [
+        "",
+        "First fits in a fresh process (import, then two fits of the same estimator):",
+        "",
+        "| data set | estimator | SCRATCHNET_NUMBA | import s | first fit s | second fit s "
+        "| kernels after |",
+        "| --- | --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for r in rows:
+        switch = r["SCRATCHNET_NUMBA"] or ""
+        if "error" in r:
+            lines.append(f"| {r['dataset']} | {r['estimator']} | {switch} | {r['error']} |||||")
+            continue
+        lines.append(
+            f"| {r['dataset']} | {r['estimator']} | {switch} | {r['import_s']:.2f} "
+            f"| {r['first_fit_s']:.3f} | {r['second_fit_s']:.3f} | {r.get('kernels_after', '')} |"
+        )
+    return lines
 
 
 def markdown(report: dict) -> str:
@@ -168,6 +268,8 @@ def markdown(report: dict) -> str:
                 f" {r['scratchnet-ufunc']['ms_per_epoch']:.2f} | {r['ratio_fused_unfused']:.2f} |"
             )
         lines.append(line)
+    if report.get("first_fits"):
+        lines += _first_fit_markdown(report["first_fits"])
     return "\n".join(lines)
 
 
@@ -178,8 +280,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-iter", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument("--no-first-fit", action="store_true", help="skip the fresh-process table")
+    p.add_argument("--first-fit-worker", nargs=2, metavar=("ESTIMATOR", "DATASET"),
+                   help=argparse.SUPPRESS)  # fmt: skip
     args = p.parse_args(argv)
+    if args.first_fit_worker:
+        estimator, dataset = args.first_fit_worker
+        print(json.dumps(first_fit_worker(estimator, dataset, args.max_iter, args.seed)))
+        return 0
+    os.environ.setdefault("SCRATCHNET_NUMBA", "1")  # the alternating fits: the steady state
     report = run(args.quick, args.repeats, args.max_iter, args.seed)
+    if not args.no_first_fit:
+        report["first_fits"] = first_fits(
+            args.quick, 20 if args.quick else args.max_iter, args.seed
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "small_data.json").write_text(json.dumps(report, indent=1) + "\n")

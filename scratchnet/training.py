@@ -200,6 +200,9 @@ def _train(model: Any, plan: FitPlan) -> History:
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
         be.synchronize()
         logs["seconds"] = time.perf_counter() - start
+        used = be.kernels
+        if be.record_training(logs["seconds"]):  # faster kernels, the same bits: use them now
+            _adopt_kernels(model.layers, used, be.kernels)
         if dist is not None:  # rank 0's logs on every rank: every rank's callbacks decide alike
             logs, loop.measured = dist.broadcast((logs, loop.measured))
         model.epochs_done += 1
@@ -228,6 +231,14 @@ def _train(model: Any, plan: FitPlan) -> History:
     for layer in model.layers:
         layer.clear_cache()
     return history
+
+
+def _adopt_kernels(layers: list, used: Any, faster: Any) -> None:
+    """Hand ``faster`` kernels to the layers that computed with ``used`` (the backend's until
+    now); a layer set to the portable path (None) keeps it."""
+    for layer in layers:
+        if getattr(layer, "backend_kernels", None) is used:
+            layer.use_kernels(faster)
 
 
 class _Loop:

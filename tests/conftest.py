@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")
+# the NumPy backend's Numba loops from the first step (by default they wait for 2 s of training
+# in a process, which would make the kernels a test sees depend on the tests before it); the
+# waiting policy has its own tests
+os.environ.setdefault("SCRATCHNET_NUMBA", "1")
 
 import numpy as np
 import pytest

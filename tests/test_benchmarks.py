@@ -262,6 +262,18 @@ def test_small_data_suite_runs_and_reports_both_estimators(tmp_path):
     text = (tmp_path / "small_data.md").read_text()
     assert "ratio per epoch" in text
     assert ("fused / ufunc" in text) == (report["kernels"] == "numba")
+    # fresh processes: each variant imported and fitted twice; the default policy keeps the
+    # ufunc kernels for a fit this short, "1" loads the loops first, "0" never
+    first = {(r["estimator"], r["SCRATCHNET_NUMBA"]): r for r in report["first_fits"]}
+    assert set(first) == set(small_data.FIRST_FIT_VARIANTS)
+    for row in first.values():
+        assert "error" not in row, row
+        assert row["dataset"] == "iris (150 x 4)" and row["first_fit_s"] > 0 < row["second_fit_s"]
+    assert first[("scratchnet", "auto")]["kernels_after"] == "ufunc"
+    assert first[("scratchnet", "0")]["kernels_after"] == "ufunc"
+    if report["kernels"] == "numba":
+        assert first[("scratchnet", "1")]["kernels_after"] == "numba"
+    assert "First fits in a fresh process" in text
 
 
 def test_rescale_floor_recomputes_the_floor_and_the_ratio_of_every_run_row():

@@ -73,14 +73,94 @@ def test_numba_kernels_fall_back_on_arrays_a_loop_cannot_take():
     np.testing.assert_array_equal(kernels.decay(ints.astype(np.float16), 0.5), ints * 0.5)
 
 
-def test_the_numpy_backend_picks_numba_unless_switched_off(monkeypatch):
+def test_the_numba_policy_reads_the_switch(monkeypatch):
+    from scratchnet.backends.numba_kernels import numba_policy
+
+    monkeypatch.delenv("SCRATCHNET_NUMBA", raising=False)
+    assert numba_policy() == "auto"  # the default: the loops wait for enough training
+    for value, policy in [("auto", "auto"), (" AUTO ", "auto"), ("1", "eager"), ("0", "off")]:
+        monkeypatch.setenv("SCRATCHNET_NUMBA", value)
+        assert numba_policy() == policy
+    monkeypatch.setenv("SCRATCHNET_NUMBA", "yes")
+    with pytest.raises(ValueError, match=r"SCRATCHNET_NUMBA must be 0 .*, 1 .* or auto"):
+        numba_policy()
+
+
+def test_the_numpy_backend_picks_its_kernels_by_the_policy(monkeypatch):
     pytest.importorskip("numba")
     from scratchnet.backends import numpy_backend
 
-    monkeypatch.delenv("SCRATCHNET_NUMBA", raising=False)  # a run with the switch off still checks
+    monkeypatch.setenv("SCRATCHNET_NUMBA", "1")
     assert numpy_backend.NumpyBackend().kernels.name == "numba"
     monkeypatch.setenv("SCRATCHNET_NUMBA", "0")
-    assert numpy_backend.NumpyBackend().kernels.name == "ufunc"
+    off = numpy_backend.NumpyBackend()
+    assert off.kernels.name == "ufunc" and not off.numba_deferred
+    assert off.use_numba() is False and off.kernels.name == "ufunc"  # the switch wins
+    assert off.record_training(100.0) is False
+    monkeypatch.setenv("SCRATCHNET_NUMBA", "auto")
+    monkeypatch.setattr(numpy_backend, "numba_loaded", lambda: False)
+    waiting = numpy_backend.NumpyBackend()
+    assert waiting.kernels.name == "ufunc" and waiting.numba_deferred
+    monkeypatch.setattr(numpy_backend, "numba_loaded", lambda: True)  # an earlier fit loaded them
+    assert numpy_backend.NumpyBackend().kernels.name == "numba"
+
+
+def test_auto_loads_the_loops_once_the_process_has_trained_long_enough(monkeypatch):
+    pytest.importorskip("numba")
+    from scratchnet.backends import numpy_backend
+
+    monkeypatch.setenv("SCRATCHNET_NUMBA", "auto")
+    monkeypatch.setattr(numpy_backend, "numba_loaded", lambda: False)
+    backend = numpy_backend.NumpyBackend()
+    ufunc = backend.kernels
+    limit = numpy_backend.PROMOTE_AFTER_SECONDS
+    assert backend.record_training(0.6 * limit) is False and backend.kernels is ufunc
+    assert backend.record_training(0.6 * limit) is True  # 1.2 x the limit, summed over calls
+    assert backend.kernels.name == "numba" and not backend.numba_deferred
+    assert backend.record_training(10 * limit) is False  # switched once
+    assert backend.use_numba() is True
+
+
+class _KernelsPerEpoch(sn.Callback):
+    """Records which kernels the first layer computes with at the start of each epoch."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def on_epoch_begin(self, epoch, logs):
+        self.seen.append(self.model.layers[0].backend_kernels.name)
+
+
+def test_a_fit_switches_its_layers_to_the_loops_between_epochs_with_the_same_bits(monkeypatch):
+    pytest.importorskip("numba")
+    from scratchnet.backends import numpy_backend
+
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(64, 5)), rng.integers(0, 3, size=64)
+    monkeypatch.setattr(numpy_backend, "PROMOTE_AFTER_SECONDS", 0.0)  # after the first epoch
+    monkeypatch.setattr(numpy_backend, "numba_loaded", lambda: False)
+    runs = {}
+    for switch in ("auto", "0"):
+        monkeypatch.setenv("SCRATCHNET_NUMBA", switch)
+        backend = numpy_backend.NumpyBackend()
+        m = sn.Model(hidden=(8,), dropout=0.1, l2=1e-3, seed=0, backend=backend)
+        m.build(5, 3)
+        portable = m.layers[-1]
+        portable.use_kernels(None)  # a layer set to the portable path keeps it
+        watch = _KernelsPerEpoch()
+        h = m.fit(X, y, epochs=3, batch_size=16, optimizer="adam", lr=0.01, callbacks=[watch])
+        runs[switch] = (sn.to_numpy(m.store.values), h.history["loss"], watch.seen)
+        assert portable.backend_kernels is None
+    assert runs["auto"][2] == ["ufunc", "numba", "numba"]
+    assert runs["0"][2] == ["ufunc", "ufunc", "ufunc"]
+    np.testing.assert_array_equal(runs["auto"][0], runs["0"][0])
+    assert runs["auto"][1] == runs["0"][1]
+
+
+def test_other_backends_never_switch_kernels():
+    be = sn.get_backend("array_api_strict")
+    kernels = be.kernels
+    assert be.record_training(1e9) is False and be.kernels is kernels
 
 
 def test_training_gives_the_same_bits_with_and_without_numba(monkeypatch):

@@ -162,6 +162,12 @@ class Backend(ABC):
         self.device = device
         self.kernels = kernels
 
+    def record_training(self, seconds: float) -> bool:
+        """Count ``seconds`` of training on this backend; True when that made it switch to
+        faster kernels (then ``kernels`` is a new object that gives the same bits, and models
+        hand it to their layers). Only the NumPy backend switches (to Numba's loops)."""
+        return False
+
     # ----- dtypes --------------------------------------------------------------------------
     def dtype(self, name: str) -> Any:
         """The library's float dtype object for ``"float32"`` or ``"float64"``."""

@@ -32,6 +32,15 @@ come in the arrays' dtype, so float32 math stays float32.
 
 `numba_kernels()` returns None when Numba is missing or switched off with the environment variable
 ``SCRATCHNET_NUMBA=0``; the NumPy backend then keeps `UfuncKernels`.
+
+When the loops come into use is the NumPy backend's choice, set by ``SCRATCHNET_NUMBA``
+(`numba_policy`): ``1`` from the first step, ``0`` never, ``auto`` (the default) once the process
+has trained for `PROMOTE_AFTER_SECONDS` on the ufunc kernels. Loading the loops costs about a
+second per process (importing Numba, starting LLVM, reading the cached machine code; the first time
+after an install they compile, about six seconds), which a small fit would never earn back: a
+scikit-learn estimator on iris fits in 0.06 s, and took 0.98 s as the first fit of a process with the
+loops loaded up front. The results are the same bits either way, so switching between epochs
+changes nothing but the speed.
 """
 
 from __future__ import annotations
@@ -44,8 +53,14 @@ import numpy as np
 from .inplace import UfuncKernels
 from .numba_head_loops import PAIRWISE_BLOCK, compile_helpers, head_loop_sources, sum_loop_sources
 
-#: set to "0" to keep the ufunc kernels even where Numba is installed
+#: "0": keep the ufunc kernels; "1": Numba's loops from the start; "auto" (default): see below
 ENV_SWITCH = "SCRATCHNET_NUMBA"
+
+#: with ``SCRATCHNET_NUMBA=auto``, the NumPy backend loads the loops once a process has trained
+#: this many seconds on the ufunc kernels: loading them (about 1 s) then costs at most half that
+PROMOTE_AFTER_SECONDS = 2.0
+
+_POLICIES = {"0": "off", "1": "eager", "auto": "auto", "": "auto"}
 
 _COMPILED: dict[str, Any] | None = None
 
@@ -54,9 +69,32 @@ _COMPILED: dict[str, Any] | None = None
 FUSED_SQUARES_MAX = 8192
 
 
+def numba_policy() -> str:
+    """When the NumPy backend uses Numba's loops, from ``SCRATCHNET_NUMBA``.
+
+    Returns
+    -------
+    str
+        ``"eager"`` (``1``: from the first step), ``"off"`` (``0``: never) or ``"auto"`` (unset or
+        ``auto``: after `PROMOTE_AFTER_SECONDS` of training in this process).
+    """
+    value = os.environ.get(ENV_SWITCH, "auto").strip().lower()
+    if value not in _POLICIES:
+        raise ValueError(
+            f"{ENV_SWITCH} must be 0 (never use Numba), 1 (from the start) or auto (after "
+            f"{PROMOTE_AFTER_SECONDS:g} s of training in a process), got {value!r}"
+        )
+    return _POLICIES[value]
+
+
+def numba_loaded() -> bool:
+    """True once this process has set up the Numba loops (a `NumbaKernels` was made)."""
+    return _COMPILED is not None
+
+
 def numba_available() -> bool:
     """True when Numba imports and ``SCRATCHNET_NUMBA`` is not ``"0"``."""
-    if os.environ.get(ENV_SWITCH, "1").strip() == "0":
+    if numba_policy() == "off":
         return False
     try:
         import numba  # noqa: F401

@@ -9,7 +9,7 @@ import numpy as np
 from .base import Backend, BackendStatus, DeviceRNG
 from .devices import parse_device
 from .inplace import UfuncKernels
-from .numba_kernels import numba_kernels
+from .numba_kernels import PROMOTE_AFTER_SECONDS, numba_kernels, numba_loaded, numba_policy
 
 
 def resolve_device(device: Any = None) -> str:
@@ -55,9 +55,12 @@ class NumpyRNG(DeviceRNG):
 class NumpyBackend(Backend):
     """NumPy arrays through ``array_api_compat.numpy``; optimiser updates run in place.
 
-    The kernels are `NumbaKernels` (one fused loop per optimiser step) where Numba is
-    installed (``pip install 'scratchnet[fast]'``) and ``SCRATCHNET_NUMBA`` is not ``"0"``, else
-    `UfuncKernels`; both give the same bits.
+    The kernels are `UfuncKernels` or, where Numba is installed (``pip install
+    'scratchnet[fast]'``), `NumbaKernels` (fused loops); both give the same bits. When the Numba
+    loops take over follows ``SCRATCHNET_NUMBA`` (`numba_kernels.numba_policy`): ``1`` from the
+    start, ``0`` never, ``auto`` (default) once this process has trained for
+    `numba_kernels.PROMOTE_AFTER_SECONDS` (`record_training`, which `fit` calls after every
+    epoch), or at once where an earlier fit of the process loaded them. `use_numba` switches now.
     """
 
     name = "numpy"
@@ -65,8 +68,37 @@ class NumpyBackend(Backend):
     def __init__(self, device: Any = None) -> None:
         import array_api_compat.numpy as xp
 
-        kernels = numba_kernels(xp) or UfuncKernels(xp, np)  # fused loops where Numba is here
-        super().__init__(xp, resolve_device(device), kernels=kernels)
+        policy = numba_policy()
+        fused = None
+        if policy == "eager" or (policy == "auto" and numba_loaded()):
+            fused = numba_kernels(xp)
+        super().__init__(xp, resolve_device(device), kernels=fused or UfuncKernels(xp, np))
+        #: the Numba loops wait for `PROMOTE_AFTER_SECONDS` of training
+        self.numba_deferred = policy == "auto" and fused is None
+        self.trained_seconds = 0.0
+
+    def record_training(self, seconds: float) -> bool:
+        if not self.numba_deferred:
+            return False
+        self.trained_seconds += float(seconds)
+        if self.trained_seconds < PROMOTE_AFTER_SECONDS:
+            return False
+        before = self.kernels
+        self.use_numba()
+        return self.kernels is not before
+
+    def use_numba(self) -> bool:
+        """Switch to the Numba loops now (unless ``SCRATCHNET_NUMBA=0`` or Numba is missing).
+
+        Models built afterwards use them, and `fit` hands them to the layers of the model it
+        trains. Returns True when the Numba loops are in use.
+        """
+        self.numba_deferred = False
+        if self.kernels.name != "numba":
+            fused = numba_kernels(self.xp)
+            if fused is not None:
+                self.kernels = fused
+        return self.kernels.name == "numba"
 
     def is_native(self, x: Any) -> bool:
         return isinstance(x, np.ndarray | np.generic)
