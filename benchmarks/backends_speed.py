@@ -11,8 +11,9 @@ compilation, JAX's per-shape compilation of each operation):
   dominate.
 
 Backends (each measured in a fresh subprocess, so that one library's threads, caches and
-compiled code do not affect the next): ``numpy`` (with the fused Numba optimiser loop where Numba
-is installed), ``numpy-ufunc`` (the same with ``SCRATCHNET_NUMBA=0``: ufunc kernels), ``torch``
+compiled code do not affect the next): ``numpy`` (with the fused Numba loops from the first step
+where Numba is installed: ``SCRATCHNET_NUMBA=1`` unless set otherwise), ``numpy-ufunc`` (the same
+with ``SCRATCHNET_NUMBA=0``: ufunc kernels), ``torch``
 (CPU), ``jax`` (CPU) and ``array_api_strict``. A backend that cannot run here is listed with
 the reason. GPU backends are not measured here; ``python -m benchmarks.run --backend cupy`` does
 that on a GPU machine.
