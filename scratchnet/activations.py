@@ -80,8 +80,24 @@ def _identity_grad(z, h):
 def stable_sigmoid(z: Array) -> Array:
     """sigma(z) = 1 / (1 + e^-z), evaluated as e^{-|z|} ratios so that nothing overflows."""
     xp = array_namespace(z)
+    return _sigmoid_of(z, xp.exp(-xp.abs(z)), xp)
+
+
+def softplus_and_sigmoid(z: Array) -> tuple[Array, Array]:
+    """(`stable_softplus` (z), `stable_sigmoid` (z)) from one e^{-|z|}: the same bits as the two
+    calls, one exponential fewer (the sigmoid head needs both on every step)."""
+    xp = array_namespace(z)
     e = xp.exp(-xp.abs(z))
-    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return _softplus_of(z, e, xp), _sigmoid_of(z, e, xp)
+
+
+def _sigmoid_of(z: Array, e: Array, xp: Any) -> Array:
+    one_plus_e = 1.0 + e
+    return xp.where(z >= 0, 1.0 / one_plus_e, e / one_plus_e)
+
+
+def _softplus_of(z: Array, e: Array, xp: Any) -> Array:
+    return xp.maximum(z, xp.zeros_like(z)) + xp.log1p(e)
 
 
 def _sigmoid_grad(z, h):
@@ -150,7 +166,7 @@ def _selu_grad(z, h):
 def stable_softplus(z: Array) -> Array:
     """log(1 + e^z) = max(z, 0) + log1p(e^{-|z|}), exact and overflow-free."""
     xp = array_namespace(z)
-    return xp.maximum(z, xp.zeros_like(z)) + xp.log1p(xp.exp(-xp.abs(z)))
+    return _softplus_of(z, xp.exp(-xp.abs(z)), xp)
 
 
 def _softplus_grad(z, h):

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .activations import stable_sigmoid
+from .activations import softplus_and_sigmoid, stable_sigmoid
 from .namespace import array_max, array_namespace, array_sum
 
 Array = Any
@@ -128,13 +128,8 @@ class SigmoidHead(Head):
         return stable_sigmoid(F)
 
     def sample_losses(self, F, Y):
-        # -(y log sigma(f) + (1 - y) log(1 - sigma(f))) = softplus(f) - y f; softplus and sigma
-        # share e = e^{-|f|} (the expressions of stable_softplus and stable_sigmoid, computed once)
-        xp = array_namespace(F)
-        e = xp.exp(-xp.abs(F))
-        softplus = xp.maximum(F, xp.zeros_like(F)) + xp.log1p(e)
-        one_plus_e = 1.0 + e
-        sigma = xp.where(F >= 0, 1.0 / one_plus_e, e / one_plus_e)
+        # -(y log sigma(f) + (1 - y) log(1 - sigma(f))) = softplus(f) - y f
+        softplus, sigma = softplus_and_sigmoid(F)
         return array_sum(softplus - Y * F, axis=1), sigma
 
     def fused_loss_and_delta(self, F, Y, norm, kernels):

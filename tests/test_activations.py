@@ -111,3 +111,14 @@ def test_fused_backward_equals_e_times_derivative(name, backend):
     np.testing.assert_allclose(
         sn.to_numpy(act.backprop(e, z, h)), sn.to_numpy(e * act.derivative(z, h)), rtol=1e-15
     )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softplus_and_sigmoid_from_one_exponential_equal_the_two_functions(dtype, backend):
+    from scratchnet.activations import softplus_and_sigmoid, stable_sigmoid, stable_softplus
+
+    values = [-1e4, -40.0, -1.0, -1e-30, -0.0, 0.0, 1e-30, 0.5, 40.0, 1e4, np.inf, -np.inf, np.nan]
+    z = backend.asarray(np.array(values), dtype=backend.dtype(dtype))
+    softplus, sigma = softplus_and_sigmoid(z)
+    np.testing.assert_array_equal(sn.to_numpy(softplus), sn.to_numpy(stable_softplus(z)))
+    np.testing.assert_array_equal(sn.to_numpy(sigma), sn.to_numpy(stable_sigmoid(z)))
