@@ -139,34 +139,42 @@ def run_worker(
 
     A failed worker gives ``{"framework": ..., "error": message}`` instead of raising.
     """
+    data = {k: (str(v) if k == "path" and v is not None else v) for k, v in data_args.items()}
+    args = ["--framework", framework, "--spec", json.dumps(spec_dict)]
+    args += ["--data-args", json.dumps(data), "--epochs", str(epochs)]
+    try:
+        return json_worker("benchmarks.memory", args, timeout=timeout)
+    except WorkerError as exc:
+        return {"framework": framework, "error": str(exc)}
+
+
+class WorkerError(RuntimeError):
+    """A `json_worker` process that failed, timed out or printed no JSON line."""
+
+
+def json_worker(
+    module: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 1800.0
+) -> dict[str, Any]:
+    """Run ``python -m module *args`` in a fresh process from the repository root and return the
+    last line of its output that starts with ``{``, parsed as JSON.
+
+    ``env`` adds to (or overrides) this process's environment; the repository goes in front of
+    ``PYTHONPATH``. Raises `WorkerError` with the tail of the worker's output when it fails.
+    """
     root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    cmd = [
-        sys.executable,
-        "-m",
-        "benchmarks.memory",
-        "--framework",
-        framework,
-        "--spec",
-        json.dumps(spec_dict),
-        "--data-args",
-        json.dumps(
-            {k: (str(v) if k == "path" and v is not None else v) for k, v in data_args.items()}
-        ),
-        "--epochs",
-        str(epochs),
-    ]
+    full = {**os.environ, **(env or {})}
+    full["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), full.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", module, *args]
     try:
         proc = subprocess.run(
-            cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            cmd, cwd=root, env=full, capture_output=True, text=True, timeout=timeout, check=False
         )
-    except subprocess.TimeoutExpired:
-        return {"framework": framework, "error": f"memory worker timed out after {timeout:.0f} s"}
+    except subprocess.TimeoutExpired as exc:
+        raise WorkerError(f"{module} worker timed out after {timeout:.0f} s") from exc
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        return {"framework": framework, "error": " | ".join(tail) or f"exit {proc.returncode}"}
+        raise WorkerError(" | ".join(tail) or f"exit {proc.returncode}")
     return json.loads(lines[-1])
 
 

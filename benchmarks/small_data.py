@@ -28,14 +28,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.memory import WorkerError, json_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -202,21 +202,13 @@ def first_fits(quick: bool, max_iter: int, seed: int) -> list[dict]:
     rows = []
     for dataset in FIRST_FIT_SETS[:1] if quick else FIRST_FIT_SETS:
         for label, switch in FIRST_FIT_VARIANTS:
-            env = dict(os.environ)
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-            if switch is not None:
-                env["SCRATCHNET_NUMBA"] = switch
+            env = {} if switch is None else {"SCRATCHNET_NUMBA": switch}
             args = ["--first-fit-worker", label, dataset, "--max-iter", str(max_iter)]
-            cmd = [sys.executable, "-m", "benchmarks.small_data", *args, "--seed", str(seed)]
-            proc = subprocess.run(
-                cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-            )
             row = {"dataset": dataset, "estimator": label, "SCRATCHNET_NUMBA": switch}
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-            if proc.returncode != 0 or not lines:
-                row["error"] = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-            else:
-                row.update(json.loads(lines[-1]))
+            try:
+                row.update(json_worker("benchmarks.small_data", [*args, "--seed", str(seed)], env))
+            except WorkerError as exc:
+                row["error"] = str(exc)
             rows.append(row)
     return rows
 
